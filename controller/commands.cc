@@ -1,0 +1,31 @@
+#include "controller/commands.h"
+
+#include <functional>
+#include <map>
+#include <string>
+
+namespace sluice {
+
+// Each subcommand lives in its own file (cmd_<name>.cc) and registers itself here.
+CLI::App* RegisterEmulatorCommand(CLI::App& app, std::function<int()>& run);
+
+namespace {
+std::map<CLI::App*, std::function<int()>>& Runners() {
+  static std::map<CLI::App*, std::function<int()>> runners;
+  return runners;
+}
+}  // namespace
+
+void RegisterCommands(CLI::App& app) {
+  std::function<int()> run;
+  CLI::App* emulator = RegisterEmulatorCommand(app, run);
+  Runners()[emulator] = run;
+}
+
+int RunSelectedCommand(CLI::App& app) {
+  for (auto& [sub, run] : Runners())
+    if (sub->parsed()) return run();
+  return 2;
+}
+
+}  // namespace sluice
