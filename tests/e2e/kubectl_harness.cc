@@ -1,0 +1,51 @@
+#include "tests/e2e/kubectl_harness.h"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+namespace sluice::testing {
+
+EmulatorProcess::EmulatorProcess(const std::vector<std::string>& extra_args) {
+  kubeconfig_ = dir_.File("kubeconfig");
+  std::vector<std::string> argv = {SLUICE_BINARY, "emulator", "--listen", "127.0.0.1:0", "--kubeconfig", kubeconfig_};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  process_ = std::make_unique<BackgroundProcess>(argv);
+  // The emulator writes the kubeconfig only once it is listening.
+  bool up = WaitFor([&] { return std::filesystem::exists(kubeconfig_) && std::filesystem::file_size(kubeconfig_) > 0; },
+                    std::chrono::seconds(20));
+  if (!up) FAIL("sluice emulator did not write its kubeconfig within 20 s:\n" << Logs());
+}
+
+Kubectl::Kubectl(const EmulatorProcess& emulator) : kubeconfig_(emulator.kubeconfig()) {}
+
+std::map<std::string, std::string> Kubectl::Env() const {
+  return {{"KUBECONFIG", kubeconfig_}, {"KUBECACHEDIR", cache_.path()}, {"HOME", cache_.path()}};
+}
+
+ProcessResult Kubectl::operator()(const std::vector<std::string>& args, const std::string& stdin_text) const {
+  std::vector<std::string> argv = {"kubectl", "--request-timeout=20s"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return Run(argv, Env(), std::chrono::seconds(60), stdin_text);
+}
+
+std::string Kubectl::Ok(const std::vector<std::string>& args, const std::string& stdin_text) const {
+  ProcessResult r = (*this)(args, stdin_text);
+  std::string cmd = "kubectl";
+  for (const auto& a : args) cmd += " " + a;
+  INFO(cmd << "\n" << r.Describe());
+  REQUIRE(r.exit_code == 0);
+  return r.out;
+}
+
+std::unique_ptr<BackgroundProcess> Kubectl::Background(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {"kubectl"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return std::make_unique<BackgroundProcess>(argv, Env());
+}
+
+std::string TestData(const std::string& name) { return std::string(SLUICE_SOURCE_DIR) + "/tests/e2e/testdata/" + name; }
+
+bool HaveKubectl() { return Run({"sh", "-c", "command -v kubectl"}).exit_code == 0; }
+
+}  // namespace sluice::testing

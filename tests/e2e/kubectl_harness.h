@@ -1,0 +1,45 @@
+// The real kubectl against `sluice emulator` started as a child process on a free loopback
+// port: the same pairing a user gets from the README's first command.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/support/process.h"
+
+namespace sluice::testing {
+
+class EmulatorProcess {
+ public:
+  // extra_args e.g. {"--tls"} or {"--ready-delay","300"}.
+  explicit EmulatorProcess(const std::vector<std::string>& extra_args = {});
+  const std::string& kubeconfig() const { return kubeconfig_; }
+  std::string Logs() const { return process_->Stdout() + process_->Stderr(); }
+
+ private:
+  TempDir dir_;
+  std::string kubeconfig_;
+  std::unique_ptr<BackgroundProcess> process_;
+};
+
+// kubectl with its own discovery cache (kubectl caches discovery for hours per host:port).
+class Kubectl {
+ public:
+  explicit Kubectl(const EmulatorProcess& emulator);
+  ProcessResult operator()(const std::vector<std::string>& args, const std::string& stdin_text = "") const;
+  // Runs and requires exit 0; returns stdout.
+  std::string Ok(const std::vector<std::string>& args, const std::string& stdin_text = "") const;
+  std::unique_ptr<BackgroundProcess> Background(const std::vector<std::string>& args) const;
+  std::map<std::string, std::string> Env() const;
+
+ private:
+  std::string kubeconfig_;
+  TempDir cache_;
+};
+
+std::string TestData(const std::string& name);  // path of tests/e2e/testdata/<name>
+bool HaveKubectl();
+
+}  // namespace sluice::testing

@@ -1,0 +1,227 @@
+// The real kubectl against the emulator: every command a Sluice user or test relies on.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <thread>
+
+#include "tests/e2e/kubectl_harness.h"
+#include "tests/support/fixtures.h"
+
+using namespace sluice::testing;
+using Catch::Matchers::Contains;
+
+namespace {
+
+struct Cluster {
+  EmulatorProcess emulator;
+  Kubectl kubectl{emulator};
+};
+
+void ApplyWidgetCrd(const Kubectl& k) {
+  k.Ok({"apply", "-f", TestData("widgets-crd.yaml")});
+  k.Ok({"wait", "--for=condition=Established", "crd/widgets.example.sluice.dev", "--timeout=20s"});
+}
+
+std::string Jsonpath(const Kubectl& k, const std::string& object, const std::string& path) {
+  return k.Ok({"get", object, "-o", "jsonpath=" + path});
+}
+
+}  // namespace
+
+TEST_CASE("kubectl discovers the emulator's built-in kinds and namespaces", "[kubectl]") {
+  if (!HaveKubectl()) SKIP("kubectl is not installed (scripts/install-deps.sh installs it)");
+  Cluster c;
+  CHECK_THAT(c.kubectl.Ok({"get", "namespaces"}), Contains("default") && Contains("Active"));
+  std::string resources = c.kubectl.Ok({"api-resources"});
+  for (const char* kind : {"deployments", "configmaps", "secrets", "services", "events", "leases",
+                           "horizontalpodautoscalers", "ingresses", "customresourcedefinitions", "daemonsets"})
+    CHECK_THAT(resources, Contains(kind));
+  CHECK_THAT(c.kubectl.Ok({"version", "-o", "json"}), Contains("serverVersion"));
+}
+
+TEST_CASE("the Gateway API and Istio CRDs load and are enforced", "[kubectl][crds]") {
+  if (!HaveKubectl()) SKIP("kubectl is not installed");
+  auto dir = CrdFixtureDir();
+  if (!dir) SKIP("no CRD fixtures: set SLUICE_CRD_DIR or run scripts/fetch-crds.sh (see docs/testing.md)");
+  Cluster c;
+  c.kubectl.Ok({"apply", "-f", *dir});
+  c.kubectl.Ok({"wait", "--for=condition=Established", "crd/httproutes.gateway.networking.k8s.io",
+                "crd/virtualservices.networking.istio.io", "--timeout=20s"});
+
+  CHECK_THAT(c.kubectl.Ok({"apply", "-f", TestData("httproute-good.yaml")}), Contains("created"));
+  std::string table = c.kubectl.Ok({"get", "httproutes"});
+  CHECK_THAT(table, Contains("HOSTNAMES") && Contains("app.example.com") && Contains("podinfo"));
+  CHECK(Jsonpath(c.kubectl, "httproute/podinfo", "{.spec.rules[0].backendRefs[1].weight}") == "10");
+
+  ProcessResult bad = c.kubectl({"apply", "-f", TestData("httproute-bad-weight.yaml")});
+  INFO(bad.Describe());
+  CHECK(bad.exit_code != 0);
+  CHECK_THAT(bad.err, Contains("spec.rules[0].backendRefs[0].weight"));
+  CHECK_THAT(bad.err, Contains("is invalid"));
+  CHECK(c.kubectl({"get", "httproute", "broken"}).exit_code != 0);
+}
+
+TEST_CASE("client-side apply of a custom resource: created, unchanged, configured", "[kubectl][apply]") {
+  if (!HaveKubectl()) SKIP("kubectl is not installed");
+  Cluster c;
+  ApplyWidgetCrd(c.kubectl);
+  CHECK_THAT(c.kubectl.Ok({"apply", "-f", TestData("widget-blue.yaml")}), Contains("widget.example.sluice.dev/blue created"));
+  CHECK_THAT(c.kubectl.Ok({"apply", "-f", TestData("widget-blue.yaml")}), Contains("unchanged"));
+  // Schema defaults are applied by the server.
+  CHECK(Jsonpath(c.kubectl, "widget/blue", "{.spec.tier}") == "standard");
+
+  std::string changed = ReadFile(TestData("widget-blue.yaml"));
+  changed.replace(changed.find("size: 5"), 7, "size: 7");
+  CHECK_THAT(c.kubectl.Ok({"apply", "-f", "-"}, changed), Contains("configured"));
+  CHECK(Jsonpath(c.kubectl, "wd/blue", "{.spec.size}") == "7");
+  CHECK(Jsonpath(c.kubectl, "wd/blue", "{.metadata.generation}") == "2");
+
+  std::string invalid = changed;
+  invalid.replace(invalid.find("color: blue"), 11, "color: pink");
+  ProcessResult r = c.kubectl({"apply", "-f", "-"}, invalid);
+  INFO(r.Describe());
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.err, Contains("spec.color") && Contains("Unsupported value"));
+}
+
+TEST_CASE("server-side apply: twice, after a change, conflicts and force", "[kubectl][apply]") {
+  if (!HaveKubectl()) SKIP("kubectl is not installed");
+  Cluster c;
+  ApplyWidgetCrd(c.kubectl);
+  CHECK_THAT(c.kubectl.Ok({"apply", "--server-side", "-f", TestData("widget-blue.yaml")}), Contains("serverside-applied"));
+  CHECK_THAT(c.kubectl.Ok({"apply", "--server-side", "-f", TestData("widget-blue.yaml")}), Contains("serverside-applied"));
+  std::string rv1 = Jsonpath(c.kubectl, "wd/blue", "{.metadata.resourceVersion}");
+  c.kubectl.Ok({"apply", "--server-side", "-f", TestData("widget-blue.yaml")});
+  CHECK(Jsonpath(c.kubectl, "wd/blue", "{.metadata.resourceVersion}") == rv1);  // a no-op apply writes nothing
+  CHECK_THAT(Jsonpath(c.kubectl, "wd/blue", "{.metadata.managedFields[*].manager}"), Contains("kubectl"));
+
+  std::string other = ReadFile(TestData("widget-blue.yaml"));
+  other.replace(other.find("size: 5"), 7, "size: 9");
+  ProcessResult conflict = c.kubectl({"apply", "--server-side", "--field-manager=ops", "-f", "-"}, other);
+  INFO(conflict.Describe());
+  CHECK(conflict.exit_code != 0);
+  CHECK_THAT(conflict.err, Contains("conflict") && Contains(".spec.size"));
+  c.kubectl.Ok({"apply", "--server-side", "--field-manager=ops", "--force-conflicts", "-f", "-"}, other);
+  CHECK(Jsonpath(c.kubectl, "wd/blue", "{.spec.size}") == "9");
+}
+
+TEST_CASE("a Deployment applied client- and server-side rolls out", "[kubectl][apply][deployment]") {
+  if (!HaveKubectl()) SKIP("kubectl is not installed");
+  Cluster c;
+  CHECK_THAT(c.kubectl.Ok({"apply", "-f", TestData("deployment-web.yaml")}), Contains("deployment.apps/web created"));
+  CHECK_THAT(c.kubectl.Ok({"apply", "-f", TestData("deployment-web.yaml")}), Contains("unchanged"));
+  CHECK_THAT(c.kubectl.Ok({"rollout", "status", "deployment/web", "--timeout=30s"}), Contains("successfully rolled out"));
+  CHECK_THAT(c.kubectl.Ok({"get", "deploy", "web"}), Contains("2/2"));
+
+  std::string changed = ReadFile(TestData("deployment-web.yaml"));
+  changed.replace(changed.find("web:1.0.0"), 9, "web:1.1.0");
+  CHECK_THAT(c.kubectl.Ok({"apply", "-f", "-"}, changed), Contains("configured"));
+  CHECK(Jsonpath(c.kubectl, "deploy/web", "{.spec.template.spec.containers[0].image}") == "ghcr.io/example/web:1.1.0");
+  CHECK(Jsonpath(c.kubectl, "deploy/web", "{.spec.template.spec.containers[1].name}") == "sidecar");
+  CHECK_THAT(c.kubectl.Ok({"rollout", "status", "deployment/web", "--timeout=30s"}), Contains("successfully rolled out"));
+
+  // Taking the Deployment over with server-side apply works on the same object.
+  changed.replace(changed.find("replicas: 2"), 11, "replicas: 3");
+  c.kubectl.Ok({"apply", "--server-side", "--force-conflicts", "-f", "-"}, changed);
+  CHECK(Jsonpath(c.kubectl, "deploy/web", "{.spec.replicas}") == "3");
+  CHECK_THAT(c.kubectl.Ok({"rollout", "status", "deployment/web", "--timeout=30s"}), Contains("successfully rolled out"));
+}
+
+TEST_CASE("kubectl get renders printer columns, wide, yaml, jsonpath and all namespaces", "[kubectl][get]") {
+  if (!HaveKubectl()) SKIP("kubectl is not installed");
+  Cluster c;
+  ApplyWidgetCrd(c.kubectl);
+  c.kubectl.Ok({"apply", "-f", TestData("widget-blue.yaml")});
+  c.kubectl.Ok({"create", "namespace", "team-b"});
+  std::string red = ReadFile(TestData("widget-blue.yaml"));
+  red.replace(red.find("name: blue"), 10, "name: red");
+  red.replace(red.find("namespace: default"), 18, "namespace: team-b");
+  red.replace(red.find("color: blue"), 11, "color: red");
+  c.kubectl.Ok({"apply", "-f", "-"}, red);
+
+  std::string table = c.kubectl.Ok({"get", "widgets"});
+  CHECK_THAT(table, Contains("NAME") && Contains("COLOR") && Contains("SIZE") && Contains("AGE") && Contains("blue"));
+  CHECK_THAT(table, !Contains("TIER") && !Contains("red"));
+  CHECK_THAT(c.kubectl.Ok({"get", "wd", "-o", "wide"}), Contains("TIER") && Contains("standard"));
+  std::string all = c.kubectl.Ok({"get", "wd", "-A"});
+  CHECK_THAT(all, Contains("NAMESPACE") && Contains("team-b") && Contains("red") && Contains("blue"));
+  CHECK_THAT(c.kubectl.Ok({"get", "wd", "blue", "-o", "yaml"}), Contains("kind: Widget") && Contains("uid:"));
+  CHECK_THAT(c.kubectl.Ok({"get", "sluice-test"}), Contains("blue"));  // by category
+  CHECK_THAT(c.kubectl.Ok({"get", "wd", "-l", "team=a", "-A", "-o", "name"}), Contains("widget.example.sluice.dev/blue"));
+}
+
+TEST_CASE("annotate, label and the three patch types", "[kubectl][patch]") {
+  if (!HaveKubectl()) SKIP("kubectl is not installed");
+  Cluster c;
+  ApplyWidgetCrd(c.kubectl);
+  c.kubectl.Ok({"apply", "-f", TestData("widget-blue.yaml")});
+  c.kubectl.Ok({"apply", "-f", TestData("deployment-web.yaml")});
+
+  c.kubectl.Ok({"annotate", "wd", "blue", "sluice.dev/abort=bad latency"});
+  CHECK(Jsonpath(c.kubectl, "wd/blue", "{.metadata.annotations.sluice\\.dev/abort}") == "bad latency");
+  c.kubectl.Ok({"annotate", "wd", "blue", "sluice.dev/abort-"});
+  CHECK(Jsonpath(c.kubectl, "wd/blue", "{.metadata.annotations}").find("sluice.dev/abort") == std::string::npos);
+  c.kubectl.Ok({"label", "wd", "blue", "team=b", "--overwrite"});
+  CHECK_THAT(c.kubectl.Ok({"get", "wd", "-l", "team=b", "-o", "name"}), Contains("blue"));
+
+  c.kubectl.Ok({"patch", "wd", "blue", "--type", "merge", "-p", R"({"spec":{"size":8}})"});
+  CHECK(Jsonpath(c.kubectl, "wd/blue", "{.spec.size}") == "8");
+  c.kubectl.Ok({"patch", "wd", "blue", "--type", "json", "-p", R"([{"op":"replace","path":"/spec/color","value":"green"}])"});
+  CHECK(Jsonpath(c.kubectl, "wd/blue", "{.spec.color}") == "green");
+  ProcessResult failed_test = c.kubectl(
+      {"patch", "wd", "blue", "--type", "json", "-p", R"([{"op":"test","path":"/spec/color","value":"red"}])"});
+  CHECK(failed_test.exit_code != 0);
+
+  // Strategic merge is for built-in kinds only, as on a real cluster.
+  ProcessResult smp = c.kubectl({"patch", "wd", "blue", "-p", R"({"spec":{"size":2}})"});
+  INFO(smp.Describe());
+  CHECK(smp.exit_code != 0);
+  CHECK_THAT(smp.err, Contains("strategic"));
+  c.kubectl.Ok({"patch", "deploy", "web", "-p",
+                R"({"spec":{"template":{"spec":{"containers":[{"name":"web","image":"ghcr.io/example/web:2.0.0"}]}}}})"});
+  CHECK(Jsonpath(c.kubectl, "deploy/web", "{.spec.template.spec.containers[*].name}") == "web sidecar");
+  CHECK(Jsonpath(c.kubectl, "deploy/web", "{.spec.template.spec.containers[0].image}") == "ghcr.io/example/web:2.0.0");
+  CHECK(Jsonpath(c.kubectl, "deploy/web", "{.spec.template.spec.containers[0].env[0].value}") == "blue");
+}
+
+TEST_CASE("kubectl wait --for=condition and get -w see status changes", "[kubectl][watch]") {
+  if (!HaveKubectl()) SKIP("kubectl is not installed");
+  Cluster c;
+  ApplyWidgetCrd(c.kubectl);
+  c.kubectl.Ok({"apply", "-f", TestData("widget-blue.yaml")});
+
+  auto watch = c.kubectl.Background({"get", "wd", "-w"});
+  REQUIRE(watch->WaitForOutput("blue", std::chrono::seconds(15)));
+  auto wait = c.kubectl.Background({"wait", "--for=condition=Ready", "wd/blue", "--timeout=30s"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(wait->Running());
+
+  c.kubectl.Ok({"patch", "wd", "blue", "--subresource=status", "--type", "merge", "-p",
+                R"({"status":{"observedGeneration":1,"conditions":[{"type":"Ready","status":"True","reason":"Done","message":"ok"}]}})"});
+  CHECK(WaitFor([&] { return !wait->Running(); }, std::chrono::seconds(15)));
+  CHECK_THAT(wait->Stdout(), Contains("condition met"));
+  // The status write shows up on the open watch as a row with READY True.
+  CHECK(watch->WaitForOutput("True", std::chrono::seconds(15)));
+  // A status write does not bump the generation of an object with a status subresource.
+  CHECK(Jsonpath(c.kubectl, "wd/blue", "{.metadata.generation}") == "1");
+}
+
+TEST_CASE("delete with and without finalizers", "[kubectl][delete]") {
+  if (!HaveKubectl()) SKIP("kubectl is not installed");
+  Cluster c;
+  ApplyWidgetCrd(c.kubectl);
+  c.kubectl.Ok({"apply", "-f", TestData("widget-blue.yaml")});
+  c.kubectl.Ok({"create", "configmap", "plain", "--from-literal=a=b"});
+  CHECK_THAT(c.kubectl.Ok({"delete", "configmap", "plain"}), Contains("deleted"));
+  CHECK(c.kubectl({"get", "configmap", "plain"}).exit_code != 0);
+
+  c.kubectl.Ok({"patch", "wd", "blue", "--type", "merge", "-p", R"({"metadata":{"finalizers":["example.sluice.dev/keep"]}})"});
+  c.kubectl.Ok({"delete", "wd", "blue", "--wait=false"});
+  CHECK_FALSE(Jsonpath(c.kubectl, "wd/blue", "{.metadata.deletionTimestamp}").empty());
+  auto waiter = c.kubectl.Background({"wait", "--for=delete", "wd/blue", "--timeout=30s"});
+  c.kubectl.Ok({"patch", "wd", "blue", "--type", "json", "-p", R"([{"op":"remove","path":"/metadata/finalizers"}])"});
+  CHECK(WaitFor([&] { return !waiter->Running(); }, std::chrono::seconds(15)));
+  ProcessResult gone = c.kubectl({"get", "wd", "blue"});
+  CHECK(gone.exit_code != 0);
+  CHECK_THAT(gone.err, Contains("NotFound") || Contains("not found"));
+}
