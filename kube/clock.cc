@@ -29,9 +29,10 @@ std::string FormatMicroTime(TimePoint t) {
   std::tm tm = ToUtc(secs);
   char buf[48];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[64];
-  std::snprintf(out, sizeof out, "%s.%06lldZ", buf, static_cast<long long>(micros));
-  return out;
+  // micros is in [0, 1e6): six digits always suffice.
+  char frac[16];
+  std::snprintf(frac, sizeof frac, ".%06dZ", static_cast<int>(micros % 1000000));
+  return std::string(buf) + frac;
 }
 
 std::optional<TimePoint> ParseTime(std::string_view text) {
