@@ -2,8 +2,6 @@
 // moves to its own file (schema.cc, patch.cc, managed_fields.cc, selectors.cc, table.cc).
 #include <stdexcept>
 
-#include "sandbox/apimachinery/managed_fields.h"
-#include "sandbox/apimachinery/patch.h"
 #include "sandbox/apimachinery/schema.h"
 #include "sandbox/apimachinery/selectors.h"
 #include "sandbox/apimachinery/table.h"
@@ -13,37 +11,6 @@ namespace {
 [[noreturn]] void Unimplemented(const char* what) { throw std::logic_error(std::string(what) + " is not written yet"); }
 }  // namespace
 
-struct StructuralSchema::Impl {};
-StructuralSchema::StructuralSchema(const nlohmann::json&) : impl_(std::make_shared<Impl>()) {}
-StructuralSchema::~StructuralSchema() = default;
-StructuralSchema::StructuralSchema(StructuralSchema&&) noexcept = default;
-StructuralSchema& StructuralSchema::operator=(StructuralSchema&&) noexcept = default;
-std::vector<kube::StatusCause> StructuralSchema::Validate(const nlohmann::json&) const { return {}; }
-void StructuralSchema::ApplyDefaults(nlohmann::json&) const {}
-std::vector<std::string> StructuralSchema::Prune(nlohmann::json&) const { return {}; }
-ListSemanticsFn StructuralSchema::ListSemanticsOf() const {
-  return [](const std::vector<std::string>&) { return ListSemantics{}; };
-}
-ListSemanticsFn BuiltinListSemantics(const std::string&, const std::string&) {
-  return [](const std::vector<std::string>&) { return ListSemantics{}; };
-}
-nlohmann::json ApplyJsonPatch(const nlohmann::json& o, const nlohmann::json& p) { return o.patch(p); }
-nlohmann::json ApplyMergePatch(const nlohmann::json& o, const nlohmann::json& p) {
-  nlohmann::json r = o;
-  r.merge_patch(p);
-  return r;
-}
-nlohmann::json ApplyStrategicMergePatch(const nlohmann::json& o, const nlohmann::json& p, const ListSemanticsFn&) {
-  return ApplyMergePatch(o, p);
-}
-nlohmann::json ServerSideApply(const nlohmann::json&, const nlohmann::json&, const ApplyRequest&,
-                               const ListSemanticsFn&, kube::TimePoint) {
-  Unimplemented("ServerSideApply");
-}
-nlohmann::json TrackUpdate(const nlohmann::json&, const nlohmann::json& after, const std::string&, const std::string&,
-                           const ListSemanticsFn&, kube::TimePoint, const std::string&) {
-  return after;
-}
 LabelSelector LabelSelector::Parse(const std::string&) { return {}; }
 LabelSelector LabelSelector::FromObject(const nlohmann::json&) { return {}; }
 bool LabelSelector::Matches(const nlohmann::json&) const { return true; }
