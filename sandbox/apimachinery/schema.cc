@@ -1,0 +1,616 @@
+// Validation follows the API server's CRD path: the kube-openapi validator (type, composite,
+// string, format, number, array, enum, object checks in that order) turned into field errors
+// by apiextensions' kubeOpenAPIResultToFieldErrors, then the x-kubernetes-list-type checks.
+//
+// x-kubernetes-validations (CEL) rules are NOT evaluated: the emulator has no CEL
+// interpreter, so objects a real cluster would refuse through a CEL rule are accepted here.
+// See docs/sandbox-schema.md.
+#include "sandbox/apimachinery/schema.h"
+
+#include <cmath>
+#include <regex>
+#include <set>
+#include <stdexcept>
+
+#include "sandbox/apimachinery/schema_internal.h"
+
+namespace sluice::apimachinery {
+
+using nlohmann::json;
+using schema_internal::GoFloat;
+using schema_internal::GoQuote;
+using schema_internal::GoValue;
+using schema_internal::Node;
+using schema_internal::NodePtr;
+
+struct StructuralSchema::Impl {
+  NodePtr root;
+};
+
+namespace {
+
+using Causes = std::vector<kube::StatusCause>;
+
+// std::regex matches recursively (one stack frame per character for typical patterns); very
+// long strings are not pattern-checked rather than risking the stack. Every pattern in the
+// Gateway API and Istio CRDs sits on a field with a far smaller maxLength.
+constexpr size_t kMaxPatternInput = 4096;
+
+std::string FieldOf(const std::string& path) { return path.empty() ? "<nil>" : path; }
+std::string Child(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
+std::string Index(const std::string& path, size_t i) { return path + "[" + std::to_string(i) + "]"; }
+
+kube::StatusCause Invalid(const std::string& path, const json& value, const std::string& detail) {
+  return {"FieldValueInvalid", "Invalid value: " + GoValue(value) + ": " + detail, FieldOf(path)};
+}
+kube::StatusCause TypeInvalid(const std::string& path, const json& value, const std::string& detail) {
+  return {"FieldValueTypeInvalid", "Invalid value: " + GoValue(value) + ": " + detail, FieldOf(path)};
+}
+kube::StatusCause Required(const std::string& path, const std::string& detail = "") {
+  return {"FieldValueRequired", detail.empty() ? "Required value" : "Required value: " + detail, FieldOf(path)};
+}
+kube::StatusCause Composite(const std::string& message) {
+  // kube-openapi reports composite failures without a field; the API server then prints the
+  // nil field path as "<nil>".
+  return {"FieldValueInvalid", "Invalid value: \"\": " + message, "<nil>"};
+}
+
+std::string In(const std::string& path) { return path + " in body"; }
+
+std::string SchemaType(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::string: return "string";
+    case json::value_t::boolean: return "boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: return "integer";
+    case json::value_t::number_float: return "number";
+    case json::value_t::object: return "object";
+    case json::value_t::array: return "array";
+    default: return "null";
+  }
+}
+
+bool Contains(const std::vector<std::string>& list, const std::string& s) {
+  for (const auto& x : list)
+    if (x == s) return true;
+  return false;
+}
+
+std::string Joined(const std::vector<std::string>& list) {
+  std::string out;
+  for (const auto& s : list) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+size_t RuneCount(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s)
+    if ((c & 0xC0) != 0x80) ++n;
+  return n;
+}
+
+bool JsonEqual(const json& a, const json& b) {
+  if (a.is_number() && b.is_number()) return a.get<double>() == b.get<double>();
+  return a == b;
+}
+
+// ---- formats (only those the API server validates for CRDs, and cheap to check) ----
+
+bool IsIpv4(const std::string& s) {
+  static const std::regex re(R"(^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$)");
+  return std::regex_match(s, re);
+}
+
+bool IsIpv6(const std::string& s) {
+  if (s.find(':') == std::string::npos || s.size() > 45) return false;
+  std::string head = s;
+  int groups_needed = 8;
+  if (auto dot = s.find('.'); dot != std::string::npos) {
+    auto colon = s.rfind(':');
+    if (!IsIpv4(s.substr(colon + 1))) return false;
+    head = s.substr(0, colon + 1) + "0";  // the IPv4 tail counts as two groups
+    groups_needed = 7;
+  }
+  auto dbl = head.find("::");
+  if (dbl != std::string::npos && head.find("::", dbl + 1) != std::string::npos) return false;
+  auto count_groups = [](const std::string& part, int& groups) {
+    if (part.empty()) return true;
+    size_t start = 0;
+    while (true) {
+      auto end = part.find(':', start);
+      std::string g = part.substr(start, end == std::string::npos ? std::string::npos : end - start);
+      if (g.empty() || g.size() > 4) return false;
+      for (char c : g)
+        if (!isxdigit(static_cast<unsigned char>(c))) return false;
+      ++groups;
+      if (end == std::string::npos) return true;
+      start = end + 1;
+    }
+  };
+  int groups = 0;
+  if (dbl == std::string::npos) return count_groups(head, groups) && groups == groups_needed;
+  if (!count_groups(head.substr(0, dbl), groups) || !count_groups(head.substr(dbl + 2), groups)) return false;
+  return groups < groups_needed;
+}
+
+bool IsFormatValid(const std::string& format, const std::string& s) {
+  std::string f;
+  for (char c : format)
+    if (c != '-') f += c;  // go-openapi normalises "date-time" to "datetime"
+  if (f == "datetime") {
+    static const std::regex re(R"(^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$)");
+    return std::regex_match(s, re);
+  }
+  if (f == "date") {
+    static const std::regex re(R"(^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$)");
+    return std::regex_match(s, re);
+  }
+  if (f == "ipv4") return IsIpv4(s);
+  if (f == "ipv6") return IsIpv6(s);
+  if (f == "cidr") {
+    auto slash = s.find('/');
+    if (slash == std::string::npos) return false;
+    std::string ip = s.substr(0, slash), bits = s.substr(slash + 1);
+    if (bits.empty() || bits.size() > 3 || bits.find_first_not_of("0123456789") != std::string::npos) return false;
+    int n = std::stoi(bits);
+    return (IsIpv4(ip) && n <= 32) || (IsIpv6(ip) && n <= 128);
+  }
+  if (f == "hostname") {
+    static const std::regex re(R"(^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*\.?$)");
+    return s.size() <= 255 && std::regex_match(s, re);
+  }
+  if (f == "email") {
+    static const std::regex re(R"(^[^@\s<>]+@[^@\s<>]+$)");
+    return std::regex_match(s, re);
+  }
+  if (f == "uri") {
+    // net/url.ParseRequestURI: an absolute URI or an absolute path.
+    static const std::regex re(R"(^([a-zA-Z][a-zA-Z0-9+.-]*:|/)[^\s]*$)");
+    return std::regex_match(s, re);
+  }
+  if (f == "uuid") {
+    static const std::regex re(R"(^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$)");
+    return std::regex_match(s, re);
+  }
+  if (f == "mac") {
+    static const std::regex re(R"(^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$)");
+    return std::regex_match(s, re);
+  }
+  if (f == "byte") {
+    static const std::regex re(R"(^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$)");
+    return s.size() <= 1 << 20 ? std::regex_match(s, re) : true;
+  }
+  return true;  // int32, int64, double, password, quantity ... are not string checks
+}
+
+// ---- the validator ----
+
+class Validator {
+ public:
+  void Check(const Node& n, const json& v, const std::string& path, Causes& out, bool resource_root = false) const;
+
+ private:
+  bool CheckType(const Node& n, const json& v, const std::string& path, Causes& out) const;
+  void CheckComposite(const Node& n, const json& v, const std::string& path, Causes& out) const;
+  void CheckString(const Node& n, const std::string& s, const std::string& path, Causes& out) const;
+  void CheckNumber(const Node& n, const json& v, const std::string& path, Causes& out) const;
+  void CheckArray(const Node& n, const json& v, const std::string& path, Causes& out) const;
+  void CheckEnum(const Node& n, const json& v, const std::string& path, Causes& out) const;
+  void CheckObject(const Node& n, const json& v, const std::string& path, Causes& out, bool resource_root) const;
+};
+
+void Validator::Check(const Node& n, const json& v, const std::string& path, Causes& out, bool resource_root) const {
+  if (v.is_null()) {
+    CheckType(n, v, path, out);
+    CheckEnum(n, v, path, out);
+    return;
+  }
+  CheckType(n, v, path, out);
+  CheckComposite(n, v, path, out);
+  if (v.is_string()) CheckString(n, v.get_ref<const std::string&>(), path, out);
+  if (v.is_number()) CheckNumber(n, v, path, out);
+  if (v.is_array()) CheckArray(n, v, path, out);
+  CheckEnum(n, v, path, out);
+  if (v.is_object()) CheckObject(n, v, path, out, resource_root);
+}
+
+bool Validator::CheckType(const Node& n, const json& v, const std::string& path, Causes& out) const {
+  if (v.is_null()) {
+    if (!n.types.empty() && !n.nullable) {
+      out.push_back(TypeInvalid(path, "null", In(path) + " must be of type " + Joined(n.types) + ": \"null\""));
+      return false;
+    }
+    return true;
+  }
+  if (n.types.empty()) return true;
+  std::string type = SchemaType(v);
+  bool float_int = type == "number" && std::floor(v.get<double>()) == v.get<double>() && Contains(n.types, "integer");
+  bool int_float = type == "integer" && Contains(n.types, "number");
+  if (Contains(n.types, type) || float_int || int_float) return true;
+  if (!n.format.empty() && !v.is_string() && !v.is_array()) {
+    std::string data_format = type == "integer" ? "int64" : type == "number" ? "double" : "";
+    out.push_back(TypeInvalid(path, data_format, In(path) + " must be of type " + n.format + ": " + GoQuote(data_format)));
+    return false;
+  }
+  out.push_back(TypeInvalid(path, type, In(path) + " must be of type " + Joined(n.types) + ": " + GoQuote(type)));
+  return false;
+}
+
+void Validator::CheckComposite(const Node& n, const json& v, const std::string& path, Causes& out) const {
+  if (!n.any_of.empty()) {
+    const Causes* best = nullptr;
+    std::vector<Causes> results(n.any_of.size());
+    bool ok = false;
+    for (size_t i = 0; i < n.any_of.size() && !ok; ++i) {
+      Check(*n.any_of[i], v, path, results[i]);
+      if (results[i].empty()) ok = true;
+      else if (!best || results[i].size() < best->size()) best = &results[i];
+    }
+    if (!ok) {
+      out.push_back(Composite(GoQuote(path) + " must validate at least one schema (anyOf)"));
+      out.insert(out.end(), best->begin(), best->end());
+    }
+  }
+  if (!n.one_of.empty()) {
+    int valid = 0;
+    std::optional<Causes> best;
+    for (const auto& branch : n.one_of) {
+      Causes r;
+      Check(*branch, v, path, r);
+      if (r.empty()) {
+        ++valid;
+        best.reset();
+      } else if (valid == 0 && (!best || r.size() < best->size())) {
+        best = std::move(r);
+      }
+    }
+    if (valid != 1) {
+      std::string why = valid == 0 ? "Found none valid" : "Found " + std::to_string(valid) + " valid alternatives";
+      out.push_back(Composite(GoQuote(path) + " must validate one and only one schema (oneOf). " + why));
+      if (best) out.insert(out.end(), best->begin(), best->end());
+    }
+  }
+  if (!n.all_of.empty()) {
+    size_t valid = 0;
+    for (const auto& branch : n.all_of) {
+      Causes r;
+      Check(*branch, v, path, r);
+      if (r.empty()) ++valid;
+      out.insert(out.end(), r.begin(), r.end());
+    }
+    if (valid != n.all_of.size())
+      out.push_back(Composite(GoQuote(path) + " must validate all the schemas (allOf)" +
+                              (valid == 0 ? std::string(". None validated") : std::string())));
+  }
+  if (n.not_schema) {
+    Causes r;
+    Check(*n.not_schema, v, path, r);
+    if (r.empty()) out.push_back(Composite(GoQuote(path) + " must not validate the schema (not)"));
+  }
+}
+
+void Validator::CheckString(const Node& n, const std::string& s, const std::string& path, Causes& out) const {
+  size_t runes = RuneCount(s);
+  if (n.max_length && runes > static_cast<size_t>(*n.max_length))
+    out.push_back({"FieldValueTooLong", "Too long: may not be more than " + std::to_string(*n.max_length) + " bytes",
+                   FieldOf(path)});
+  if (n.min_length && runes < static_cast<size_t>(*n.min_length))
+    out.push_back(Invalid(path, s,
+                          In(path) + " should be at least " + std::to_string(*n.min_length) + " chars long"));
+  if (n.regex && s.size() <= kMaxPatternInput && !std::regex_search(s, *n.regex))
+    out.push_back(Invalid(path, s, In(path) + " should match '" + n.pattern + "'"));
+  bool string_typed = n.types.empty() || Contains(n.types, "string");
+  if (!n.format.empty() && string_typed && !IsFormatValid(n.format, s))
+    out.push_back(TypeInvalid(path, s, In(path) + " must be of type " + n.format + ": " + GoQuote(s)));
+}
+
+void Validator::CheckNumber(const Node& n, const json& v, const std::string& path, Causes& out) const {
+  double d = v.get<double>();
+  if (n.multiple_of) {
+    double q = d / *n.multiple_of;
+    if (std::fabs(q - std::round(q)) > 1e-9)
+      out.push_back(Invalid(path, v, In(path) + " should be a multiple of " + GoFloat(*n.multiple_of)));
+  }
+  if (n.maximum && (n.exclusive_maximum ? d >= *n.maximum : d > *n.maximum))
+    out.push_back(Invalid(path, v,
+                          In(path) + (n.exclusive_maximum ? " should be less than " : " should be less than or equal to ") +
+                              GoFloat(*n.maximum)));
+  if (n.minimum && (n.exclusive_minimum ? d <= *n.minimum : d < *n.minimum))
+    out.push_back(Invalid(path, v,
+                          In(path) +
+                              (n.exclusive_minimum ? " should be greater than " : " should be greater than or equal to ") +
+                              GoFloat(*n.minimum)));
+}
+
+void Validator::CheckArray(const Node& n, const json& v, const std::string& path, Causes& out) const {
+  auto size = static_cast<int64_t>(v.size());
+  if (n.min_items && size < *n.min_items)
+    out.push_back(Invalid(path, size, In(path) + " should have at least " + std::to_string(*n.min_items) + " items"));
+  if (n.max_items && size > *n.max_items)
+    out.push_back({"FieldValueTooMany",
+                   "Too many: " + std::to_string(size) + ": must have at most " + std::to_string(*n.max_items) + " items",
+                   FieldOf(path)});
+  if (n.unique_items) {
+    bool dup = false;
+    for (size_t i = 0; i < v.size() && !dup; ++i)
+      for (size_t j = i + 1; j < v.size() && !dup; ++j) dup = JsonEqual(v[i], v[j]);
+    if (dup) out.push_back(Invalid(path, "", In(path) + " shouldn't contain duplicates"));
+  }
+  if (n.items)
+    for (size_t i = 0; i < v.size(); ++i) Check(*n.items, v[i], Index(path, i), out);
+}
+
+void Validator::CheckEnum(const Node& n, const json& v, const std::string& path, Causes& out) const {
+  if (!n.enum_values || n.enum_values->empty()) return;
+  for (const auto& allowed : *n.enum_values)
+    if (JsonEqual(allowed, v)) return;
+  std::string supported;
+  for (const auto& allowed : *n.enum_values) {
+    if (!supported.empty()) supported += ", ";
+    supported += GoQuote(allowed.is_string() ? allowed.get<std::string>() : allowed.dump());
+  }
+  out.push_back({"FieldValueNotSupported", "Unsupported value: " + GoValue(v) + ": supported values: " + supported,
+                 FieldOf(path)});
+}
+
+void Validator::CheckObject(const Node& n, const json& v, const std::string& path, Causes& out,
+                            bool resource_root) const {
+  auto count = static_cast<int64_t>(v.size());
+  if (n.min_properties && count < *n.min_properties) {
+    out.push_back(Invalid(path, count,
+                          In(path) + " should have at least " + std::to_string(*n.min_properties) + " properties"));
+    return;
+  }
+  if (n.max_properties && count > *n.max_properties) {
+    out.push_back({"FieldValueTooMany",
+                   "Too many: " + std::to_string(count) + ": must have at most " + std::to_string(*n.max_properties) +
+                       " items",
+                   FieldOf(path)});
+    return;
+  }
+  auto is_root_meta = [&](const std::string& k) {
+    return resource_root && (k == "apiVersion" || k == "kind" || k == "metadata");
+  };
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (n.properties.count(it.key()) || is_root_meta(it.key())) continue;
+    if (n.has_additional && !n.additional_allows) {
+      out.push_back(Invalid(path, "", In(path.empty() ? it.key() : path + "." + it.key()) + " is a forbidden property"));
+    } else if (n.additional) {
+      Check(*n.additional, it.value(), Child(path, it.key()), out);
+    }
+  }
+  for (const auto& [name, prop] : n.properties) {
+    if (is_root_meta(name)) continue;
+    if (auto it = v.find(name); it != v.end()) Check(*prop, *it, Child(path, name), out);
+  }
+  for (const auto& name : n.required)
+    if (!v.contains(name) && !is_root_meta(name)) out.push_back(Required(Child(path, name)));
+  if (n.embedded_resource) {
+    for (const char* key : {"apiVersion", "kind"}) {
+      auto it = v.find(key);
+      if (it == v.end() || !it->is_string() || it->get_ref<const std::string&>().empty())
+        out.push_back(Required(Child(path, key), "must not be empty"));
+    }
+  }
+}
+
+// ---- list-type uniqueness (validateListSetsAndMaps) ----
+
+json MapKeyOf(const Node& list, const json& item) {
+  json key = json::object();
+  for (const auto& k : list.list_map_keys) {
+    if (auto it = item.find(k); it != item.end()) {
+      key[k] = *it;
+    } else if (list.items) {
+      auto prop = list.items->properties.find(k);
+      if (prop != list.items->properties.end() && prop->second->default_value) key[k] = *prop->second->default_value;
+    }
+  }
+  return key;
+}
+
+void CheckListTypes(const Node& n, const json& v, const std::string& path, Causes& out, bool resource_root) {
+  if (v.is_array()) {
+    if (n.list_type == "set") {
+      for (size_t i = 1; i < v.size(); ++i)
+        for (size_t j = 0; j < i; ++j)
+          if (JsonEqual(v[i], v[j])) {
+            out.push_back({"FieldValueDuplicate", "Duplicate value: " + GoValue(v[i]), FieldOf(Index(path, i))});
+            break;
+          }
+    } else if (n.list_type == "map") {
+      std::vector<json> seen;
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (v[i].is_null()) continue;
+        if (!v[i].is_object()) {
+          out.push_back(Invalid(Index(path, i), v[i], "must be an object for an array of list-type map"));
+          return;
+        }
+        json key = MapKeyOf(n, v[i]);
+        bool dup = false;
+        for (const auto& s : seen) dup = dup || s == key;
+        if (dup) out.push_back({"FieldValueDuplicate", "Duplicate value: " + GoValue(key), FieldOf(Index(path, i))});
+        else seen.push_back(std::move(key));
+      }
+    }
+    if (n.items)
+      for (size_t i = 0; i < v.size(); ++i) CheckListTypes(*n.items, v[i], Index(path, i), out, false);
+    return;
+  }
+  if (!v.is_object()) return;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (resource_root && (it.key() == "apiVersion" || it.key() == "kind" || it.key() == "metadata")) continue;
+    auto prop = n.properties.find(it.key());
+    if (prop != n.properties.end()) CheckListTypes(*prop->second, it.value(), Child(path, it.key()), out, false);
+    else if (n.additional) CheckListTypes(*n.additional, it.value(), Child(path, it.key()), out, false);
+  }
+}
+
+// ---- defaulting (PruneNonNullableNullsWithoutDefaults, then Default) ----
+
+void DropNonNullableNulls(const Node& n, json& x) {
+  if (x.is_object()) {
+    std::vector<std::string> drop;
+    for (auto it = x.begin(); it != x.end(); ++it) {
+      auto prop = n.properties.find(it.key());
+      if (prop == n.properties.end()) {
+        if (n.additional) DropNonNullableNulls(*n.additional, it.value());
+        continue;
+      }
+      if (it->is_null() && !prop->second->default_value && !prop->second->nullable) drop.push_back(it.key());
+      else DropNonNullableNulls(*prop->second, it.value());
+    }
+    for (const auto& k : drop) x.erase(k);
+  } else if (x.is_array() && n.items) {
+    for (auto& item : x) DropNonNullableNulls(*n.items, item);
+  }
+}
+
+bool NonNullableNull(const json& v, const Node& n) { return v.is_null() && !n.nullable; }
+
+void Default(const Node& n, json& x) {
+  if (x.is_object()) {
+    for (const auto& [name, prop] : n.properties) {
+      if (!prop->default_value) continue;
+      auto it = x.find(name);
+      if (it == x.end() || NonNullableNull(*it, *prop)) x[name] = *prop->default_value;
+    }
+    for (auto it = x.begin(); it != x.end(); ++it) {
+      auto prop = n.properties.find(it.key());
+      if (prop != n.properties.end()) {
+        Default(*prop->second, it.value());
+      } else if (n.additional) {
+        if (NonNullableNull(it.value(), *n.additional) && n.additional->default_value)
+          it.value() = *n.additional->default_value;
+        Default(*n.additional, it.value());
+      }
+    }
+  } else if (x.is_array() && n.items) {
+    for (auto& item : x) {
+      if (NonNullableNull(item, *n.items) && n.items->default_value) item = *n.items->default_value;
+      Default(*n.items, item);
+    }
+  }
+}
+
+// ---- pruning (structural pruning with the root treated as an embedded resource) ----
+
+class Pruner {
+ public:
+  std::vector<std::string> dropped;
+
+  void Prune(json& x, const Node* n, const std::string& path) {
+    if (n && n->preserve_unknown) {
+      SkipPrune(x, *n, path);
+      return;
+    }
+    if (x.is_object()) {
+      std::vector<std::string> drop;
+      for (auto it = x.begin(); it != x.end(); ++it) {
+        const std::string& k = it.key();
+        if (n && n->embedded_resource && KeepsResourceField(k, it.value())) continue;
+        const Node* child = nullptr;
+        bool known = false;
+        if (n) {
+          if (auto p = n->properties.find(k); p != n->properties.end()) {
+            child = p->second.get();
+            known = true;
+          } else if (n->additional || (n->has_additional && n->additional_allows)) {
+            child = n->additional.get();
+            known = true;
+          }
+        }
+        if (!known) {
+          drop.push_back(k);
+          continue;
+        }
+        if (child) Prune(it.value(), child, Child(path, k));
+      }
+      for (const auto& k : drop) {
+        dropped.push_back(Child(path, k));
+        x.erase(k);
+      }
+    } else if (x.is_array()) {
+      for (size_t i = 0; i < x.size(); ++i) Prune(x[i], n ? n->items.get() : nullptr, Index(path, i));
+    }
+  }
+
+ private:
+  static bool KeepsResourceField(const std::string& k, const json& v) {
+    if (k == "apiVersion" || k == "kind") return v.is_string();
+    if (k == "metadata") return v.is_object();
+    return false;
+  }
+
+  void SkipPrune(json& x, const Node& n, const std::string& path) {
+    if (x.is_object()) {
+      for (auto it = x.begin(); it != x.end(); ++it) {
+        const std::string& k = it.key();
+        if (n.embedded_resource && (k == "apiVersion" || k == "kind" || k == "metadata")) continue;
+        if (auto p = n.properties.find(k); p != n.properties.end()) Prune(it.value(), p->second.get(), Child(path, k));
+        else if (n.additional) Prune(it.value(), n.additional.get(), Child(path, k));
+      }
+    } else if (x.is_array() && n.items) {
+      for (size_t i = 0; i < x.size(); ++i) SkipPrune(x[i], *n.items, Index(path, i));
+    }
+  }
+};
+
+const Node* ListNodeAt(const Node& root, const std::vector<std::string>& field_path) {
+  const Node* n = &root;
+  for (const auto& name : field_path) {
+    while (n->items) n = n->items.get();  // list items continue the path without an index
+    if (auto p = n->properties.find(name); p != n->properties.end()) n = p->second.get();
+    else if (n->additional) n = n->additional.get();
+    else return nullptr;
+  }
+  return n;
+}
+
+}  // namespace
+
+StructuralSchema::StructuralSchema(const nlohmann::json& open_api_v3_schema) : impl_(std::make_shared<Impl>()) {
+  impl_->root = schema_internal::ParseNode(open_api_v3_schema, "openAPIV3Schema");
+}
+StructuralSchema::~StructuralSchema() = default;
+StructuralSchema::StructuralSchema(StructuralSchema&&) noexcept = default;
+StructuralSchema& StructuralSchema::operator=(StructuralSchema&&) noexcept = default;
+
+std::vector<kube::StatusCause> StructuralSchema::Validate(const nlohmann::json& object) const {
+  Causes out;
+  Validator().Check(*impl_->root, object, "", out, /*resource_root=*/true);
+  CheckListTypes(*impl_->root, object, "", out, /*resource_root=*/true);
+  return out;
+}
+
+void StructuralSchema::ApplyDefaults(nlohmann::json& object) const {
+  DropNonNullableNulls(*impl_->root, object);
+  Default(*impl_->root, object);
+}
+
+std::vector<std::string> StructuralSchema::Prune(nlohmann::json& object) const {
+  Node root = *impl_->root;
+  root.embedded_resource = true;  // apiVersion, kind and metadata always survive at the root
+  Pruner pruner;
+  pruner.Prune(object, &root, "");
+  return pruner.dropped;
+}
+
+ListSemanticsFn StructuralSchema::ListSemanticsOf() const {
+  std::shared_ptr<const Impl> impl = impl_;
+  return [impl](const std::vector<std::string>& field_path) {
+    ListSemantics out;
+    const Node* n = ListNodeAt(*impl->root, field_path);
+    if (!n) return out;
+    if (n->list_type == "set") {
+      out.type = ListSemantics::Type::kSet;
+    } else if (n->list_type == "map") {
+      out.type = ListSemantics::Type::kMap;
+      out.keys = n->list_map_keys;
+    }
+    return out;
+  };
+}
+
+}  // namespace sluice::apimachinery
