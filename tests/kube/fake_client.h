@@ -209,8 +209,7 @@ class FakeClient : public Client {
   }
 
   boost::asio::awaitable<json> Get(const ApiResource& res, std::string ns, std::string name,
-                                   std::string subresource = "") override {
-    (void)subresource;
+                                   [[maybe_unused]] std::string subresource = "") override {
     co_await Enter("get");
     auto found = Peek(res, ns, name);
     if (!found) throw ApiError::NotFound(res.group, res.resource, name);
@@ -237,23 +236,19 @@ class FakeClient : public Client {
   }
 
   boost::asio::awaitable<json> Create(const ApiResource& res, std::string ns, json object,
-                                      WriteOptions options = {}) override {
-    (void)options;
+                                      [[maybe_unused]] WriteOptions options = {}) override {
     co_await Enter("create");
     co_return DoCreate(res, ns, std::move(object));
   }
 
-  boost::asio::awaitable<json> Update(const ApiResource& res, json object, WriteOptions options = {},
-                                      std::string subresource = "") override {
-    (void)options;
-    (void)subresource;
+  boost::asio::awaitable<json> Update(const ApiResource& res, json object, [[maybe_unused]] WriteOptions options = {},
+                                      [[maybe_unused]] std::string subresource = "") override {
     co_await Enter("update");
     co_return DoUpdate(res, std::move(object));
   }
 
   boost::asio::awaitable<json> Patch(const ApiResource& res, std::string ns, std::string name, PatchType type,
-                                     json patch, PatchOptions options = {}) override {
-    (void)options;
+                                     json patch, [[maybe_unused]] PatchOptions options = {}) override {
     co_await Enter("patch");
     auto current = Peek(res, ns, name);
     if (!current) {
@@ -276,11 +271,9 @@ class FakeClient : public Client {
     co_return DoUpdate(res, std::move(updated));
   }
 
-  boost::asio::awaitable<json> Apply(const ApiResource& res, json object, std::string field_manager,
-                                     bool force = false, std::string subresource = "") override {
-    (void)field_manager;
-    (void)force;
-    (void)subresource;
+  boost::asio::awaitable<json> Apply(const ApiResource& res, json object, [[maybe_unused]] std::string field_manager,
+                                     [[maybe_unused]] bool force = false,
+                                     [[maybe_unused]] std::string subresource = "") override {
     co_await Enter("apply");
     std::string ns = MetadataString(object, "namespace");
     std::string name = MetadataString(object, "name");
@@ -293,8 +286,7 @@ class FakeClient : public Client {
   }
 
   boost::asio::awaitable<json> Delete(const ApiResource& res, std::string ns, std::string name,
-                                      DeleteOptions options = {}) override {
-    (void)options;
+                                      [[maybe_unused]] DeleteOptions options = {}) override {
     co_await Enter("delete");
     DoDelete(res, ns, name);
     co_return json{{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Success"},
