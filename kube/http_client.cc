@@ -176,7 +176,8 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
   asio::awaitable<json> Get(const ApiResource& res, std::string ns, std::string name, std::string subresource) override {
     auto self = shared_from_this();
     RequireName(res, name, "get");
-    co_return co_await CallJson({.method = "GET", .target = res.Path(Ns(res, ns), name, subresource)}, true);
+    HttpRequest request{.method = "GET", .target = res.Path(Ns(res, ns), name, subresource)};
+    co_return co_await CallJson(std::move(request), true);
   }
 
   asio::awaitable<json> List(const ApiResource& res, std::string ns, ListOptions options) override {
@@ -184,7 +185,8 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
     Query q;
     AddListParams(q, options);
     q.Add("resourceVersion", options.resource_version);
-    co_return co_await CallJson({.method = "GET", .target = q.Apply(res.Path(ns))}, true);
+    HttpRequest request{.method = "GET", .target = q.Apply(res.Path(ns))};
+    co_return co_await CallJson(std::move(request), true);
   }
 
   asio::awaitable<json> ListAll(const ApiResource& res, std::string ns, ListOptions options) override {
@@ -232,11 +234,11 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
     if (ns.empty()) ns = MetadataString(object, "namespace");
     Query q;
     AddWriteParams(q, options.field_manager, options.field_validation, options.dry_run);
-    co_return co_await CallJson({.method = "POST",
-                                 .target = q.Apply(res.Path(Ns(res, ns))),
-                                 .body = WithTypeMeta(std::move(object), res).dump(),
-                                 .content_type = "application/json"},
-                                false);
+    HttpRequest request{.method = "POST",
+                        .target = q.Apply(res.Path(Ns(res, ns))),
+                        .body = WithTypeMeta(std::move(object), res).dump(),
+                        .content_type = "application/json"};
+    co_return co_await CallJson(std::move(request), false);
   }
 
   asio::awaitable<json> Update(const ApiResource& res, json object, WriteOptions options,
@@ -247,11 +249,11 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
     Query q;
     AddWriteParams(q, options.field_manager, options.field_validation, options.dry_run);
     std::string target = q.Apply(res.Path(Ns(res, MetadataString(object, "namespace")), name, subresource));
-    co_return co_await CallJson({.method = "PUT",
-                                 .target = target,
-                                 .body = WithTypeMeta(std::move(object), res).dump(),
-                                 .content_type = "application/json"},
-                                true);
+    HttpRequest request{.method = "PUT",
+                        .target = target,
+                        .body = WithTypeMeta(std::move(object), res).dump(),
+                        .content_type = "application/json"};
+    co_return co_await CallJson(std::move(request), true);
   }
 
   asio::awaitable<json> Patch(const ApiResource& res, std::string ns, std::string name, PatchType type, json patch,
@@ -264,8 +266,9 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
     std::string target = q.Apply(res.Path(Ns(res, ns), name, options.subresource));
     // A JSON patch may add to a list each time it is sent; every other kind converges.
     bool idempotent = type != PatchType::kJson;
-    co_return co_await CallJson(
-        {.method = "PATCH", .target = target, .body = patch.dump(), .content_type = PatchContentType(type)}, idempotent);
+    HttpRequest request{
+        .method = "PATCH", .target = target, .body = patch.dump(), .content_type = PatchContentType(type)};
+    co_return co_await CallJson(std::move(request), idempotent);
   }
 
   asio::awaitable<json> Apply(const ApiResource& res, json object, std::string field_manager, bool force,
@@ -274,8 +277,9 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
     if (field_manager.empty()) throw ApiError::BadRequest("server-side apply needs a field manager");
     std::string name = MetadataString(object, "name");
     std::string ns = MetadataString(object, "namespace");
-    co_return co_await Patch(res, ns, name, PatchType::kApply, WithTypeMeta(std::move(object), res),
-                             PatchOptions{.field_manager = field_manager, .force = force, .subresource = subresource});
+    json body = WithTypeMeta(std::move(object), res);
+    PatchOptions options{.field_manager = field_manager, .force = force, .subresource = subresource};
+    co_return co_await Patch(res, ns, name, PatchType::kApply, std::move(body), std::move(options));
   }
 
   asio::awaitable<json> Delete(const ApiResource& res, std::string ns, std::string name,
@@ -288,11 +292,11 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
     if (options.precondition_uid) body["preconditions"]["uid"] = *options.precondition_uid;
     if (options.precondition_resource_version)
       body["preconditions"]["resourceVersion"] = *options.precondition_resource_version;
-    co_return co_await CallJson({.method = "DELETE",
-                                 .target = res.Path(Ns(res, ns), name),
-                                 .body = body.dump(),
-                                 .content_type = "application/json"},
-                                true);
+    HttpRequest request{.method = "DELETE",
+                        .target = res.Path(Ns(res, ns), name),
+                        .body = body.dump(),
+                        .content_type = "application/json"};
+    co_return co_await CallJson(std::move(request), true);
   }
 
   asio::awaitable<std::unique_ptr<WatchStream>> Watch(const ApiResource& res, std::string ns,
@@ -314,7 +318,8 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
   asio::awaitable<json> GetPath(std::string path) override {
     auto self = shared_from_this();
     if (path.empty() || path[0] != '/') throw ApiError::BadRequest("path \"" + path + "\" must start with /");
-    co_return co_await CallJson({.method = "GET", .target = path}, true);
+    HttpRequest request{.method = "GET", .target = path};
+    co_return co_await CallJson(std::move(request), true);
   }
 
   asio::any_io_executor executor() const override { return ex_; }

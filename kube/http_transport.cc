@@ -400,6 +400,8 @@ class ChunkedLineStream final : public LineStream {
     for (;;) {
       if (auto line = CutLine()) co_return line;
       if (cancelled_) co_return std::nullopt;
+      // Whole lines that arrived before the stream broke are delivered first.
+      if (failure_) throw *failure_;
       if (done_) {
         if (pending_.empty()) co_return std::nullopt;
         std::string last = std::move(pending_);
@@ -418,7 +420,7 @@ class ChunkedLineStream final : public LineStream {
 
   // Reads whatever the server sends until the body ends (for error bodies), bounded.
   asio::awaitable<std::string> ReadAll(size_t limit) {
-    while (!done_ && pending_.size() < limit) co_await ReadSome();
+    while (!done_ && !cancelled_ && !failure_ && pending_.size() < limit) co_await ReadSome();
     co_return std::move(pending_);
   }
 
@@ -453,12 +455,14 @@ class ChunkedLineStream final : public LineStream {
         co_return;
       }
       if (IsTimeout(ec))
-        throw ApiError::Timeout(what_ + ": nothing received for " + std::to_string(idle_timeout_.count()) + " ms");
-      if (ec == http::error::partial_message || ec == asio::error::eof || ec == http::error::end_of_stream)
-        throw ApiError::Unavailable(what_ + ": the server closed the stream in the middle of a chunk");
-      if (ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension)
-        throw ApiError::Unavailable(what_ + ": broken chunked encoding from the server");
-      throw ApiError::Unavailable(what_ + ": " + Describe(ec));
+        failure_ = ApiError::Timeout(what_ + ": nothing received for " + std::to_string(idle_timeout_.count()) + " ms");
+      else if (ec == http::error::partial_message || ec == asio::error::eof || ec == http::error::end_of_stream)
+        failure_ = ApiError::Unavailable(what_ + ": the server closed the stream in the middle of a chunk");
+      else if (ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension)
+        failure_ = ApiError::Unavailable(what_ + ": broken chunked encoding from the server");
+      else
+        failure_ = ApiError::Unavailable(what_ + ": " + Describe(ec));
+      co_return;
     }
     if (parser_->is_done()) done_ = true;
     if (pending_.size() > kMaxWatchLine)
@@ -474,6 +478,7 @@ class ChunkedLineStream final : public LineStream {
   size_t scanned_ = 0;
   bool done_ = false;
   bool cancelled_ = false;
+  std::optional<ApiError> failure_;
 };
 
 asio::awaitable<std::unique_ptr<LineStream>> BeastTransport::Stream(HttpRequest request,
