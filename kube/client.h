@@ -2,7 +2,14 @@
 // resources resolved through discovery, a deadline on every call, retries with jitter for
 // what retrying can fix, and a client-side QPS/burst limit.
 //
-// Calls are C++20 coroutines on one Boost.Asio executor; Beast stays inside http_client.cc.
+// Calls are C++20 coroutines on one Boost.Asio executor; Beast stays inside http_transport.cc.
+//
+// GCC 12 miscompiles a co_await whose call has argument temporaries with destructors
+// (a std::string from a literal, `WriteOptions{}`, or a default argument such as the
+// `subresource = ""` below): they are destroyed twice. Make the awaitable a named variable
+// first, then await it:
+//   auto op = client.Get(res, ns, name);   // temporaries die here, after being copied
+//   json obj = co_await std::move(op);
 #pragma once
 
 #include "kube/api_error.h"
