@@ -1,0 +1,148 @@
+// Canary spec validation names the field and what is expected; the status round-trips.
+#include <catch2/catch.hpp>
+
+#include "controller/canary/spec.h"
+
+using namespace sluice::canary;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::vector<std::string> kProviders = {"gatewayapi", "kubernetes"};
+
+json ValidCanary() {
+  return json::parse(R"({
+    "apiVersion": "sluice.dev/v1beta1", "kind": "Canary",
+    "metadata": {"name": "podinfo", "namespace": "test"},
+    "spec": {
+      "provider": "gatewayapi",
+      "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+      "service": {"port": 9898},
+      "analysis": {"interval": "1m30s", "threshold": 3, "maxWeight": 50, "stepWeight": 10}
+    }})");
+}
+
+SpecError ErrorOf(const json& canary) {
+  auto result = ParseCanarySpec(canary, kProviders);
+  REQUIRE(std::holds_alternative<SpecError>(result));
+  return std::get<SpecError>(result);
+}
+
+}  // namespace
+
+TEST_CASE("a valid Canary parses with its defaults", "[spec]") {
+  auto result = ParseCanarySpec(ValidCanary(), kProviders);
+  REQUIRE(std::holds_alternative<CanarySpec>(result));
+  const auto& spec = std::get<CanarySpec>(result);
+  CHECK(spec.target_name == "podinfo");
+  CHECK(spec.service_name == "podinfo");
+  CHECK(spec.service_port == 9898);
+  CHECK(spec.analysis.interval == 90s);
+  CHECK(spec.analysis.threshold == 3);
+  CHECK(spec.progress_deadline == 600s);
+  CHECK(spec.strategy() == Strategy::kCanary);
+  CHECK(spec.EffectiveMaxWeight() == 50);
+}
+
+TEST_CASE("bad Canary specs name the field and what is expected", "[spec]") {
+  json c = ValidCanary();
+  SECTION("missing target") {
+    c["spec"].erase("targetRef");
+    auto e = ErrorOf(c);
+    CHECK(e.field == "spec.targetRef");
+    CHECK_THAT(e.message, Catch::Contains("required"));
+  }
+  SECTION("weights over 100") {
+    c["spec"]["analysis"]["maxWeight"] = 150;
+    auto e = ErrorOf(c);
+    CHECK(e.field == "spec.analysis.maxWeight");
+    CHECK_THAT(e.message, Catch::Contains("between 1 and 100") && Catch::Contains("150"));
+  }
+  SECTION("stepWeights not increasing") {
+    c["spec"]["analysis"].erase("stepWeight");
+    c["spec"]["analysis"]["stepWeights"] = {10, 50, 20};
+    auto e = ErrorOf(c);
+    CHECK(e.field == "spec.analysis.stepWeights[2]");
+    CHECK_THAT(e.message, Catch::Contains("greater than the previous entry (50)"));
+  }
+  SECTION("an interval that does not parse") {
+    c["spec"]["analysis"]["interval"] = "soon";
+    auto e = ErrorOf(c);
+    CHECK(e.field == "spec.analysis.interval");
+    CHECK_THAT(e.message, Catch::Contains("\"soon\""));
+  }
+  SECTION("an unknown provider, with the known ones listed") {
+    c["spec"]["provider"] = "linkerd";
+    auto e = ErrorOf(c);
+    CHECK(e.field == "spec.provider");
+    CHECK_THAT(e.message, Catch::Contains("linkerd") && Catch::Contains("gatewayapi, kubernetes"));
+  }
+  SECTION("a target that is not a Deployment") {
+    c["spec"]["targetRef"]["kind"] = "StatefulSet";
+    auto e = ErrorOf(c);
+    CHECK(e.field == "spec.targetRef.kind");
+    CHECK_THAT(e.message, Catch::Contains("StatefulSet"));
+  }
+  SECTION("stepWeight and stepWeights together") {
+    c["spec"]["analysis"]["stepWeights"] = {10, 20};
+    CHECK(ErrorOf(c).field == "spec.analysis.stepWeights");
+  }
+  SECTION("a type mismatch") {
+    c["spec"]["analysis"]["threshold"] = "three";
+    auto e = ErrorOf(c);
+    CHECK(e.field == "spec.analysis.threshold");
+    CHECK_THAT(e.message, Catch::Contains("integer"));
+  }
+  SECTION("A/B matches without iterations") {
+    c["spec"]["analysis"]["match"] = json::array({{{"headers", {{"x-canary", {{"exact", "1"}}}}}}});
+    CHECK(ErrorOf(c).field == "spec.analysis.iterations");
+  }
+  SECTION("no spec at all") { CHECK(ErrorOf(json{{"kind", "Canary"}}).field == "spec"); }
+}
+
+TEST_CASE("durations parse like Go's", "[spec]") {
+  CHECK(ParseDuration("1s") == 1s);
+  CHECK(ParseDuration("1m30s") == 90s);
+  CHECK(ParseDuration("500ms") == 500ms);
+  CHECK(ParseDuration("1.5h") == 90min);
+  CHECK_FALSE(ParseDuration(""));
+  CHECK_FALSE(ParseDuration("10"));
+  CHECK_FALSE(ParseDuration("10 s"));
+  CHECK_FALSE(ParseDuration("1d"));
+  CHECK(FormatDuration(90s) == "90s");
+  CHECK(FormatDuration(2min) == "2m");
+}
+
+TEST_CASE("the status round-trips through JSON, so a restart resumes at the same step", "[spec]") {
+  CanaryStatus s;
+  s.phase = Phase::kWaitingPromotion;
+  s.canary_weight = 30;
+  s.failed_checks = 1;
+  s.iterations = 2;
+  s.step_index = 3;
+  s.last_applied_spec = "abc";
+  s.last_promoted_spec = "def";
+  s.last_step = TimePoint{} + 1000h + 1234567us;
+  s.canary_wait_started = TimePoint{} + 999h;
+  s.tracked_configs = {{"configmap/app", "h1"}};
+  s.SetCondition({"Ready", "Unknown", "WaitingPromotion", "gate closed", {}}, TimePoint{} + 1000h);
+  s.requests["abort"] = {"why", "aborted", TimePoint{} + 1001h};
+  CanaryStatus back = StatusFromJson(StatusToJson(s));
+  CHECK(back.phase == s.phase);
+  CHECK(back.canary_weight == 30);
+  CHECK(back.failed_checks == 1);
+  CHECK(back.iterations == 2);
+  CHECK(back.step_index == 3);
+  CHECK(back.last_applied_spec == "abc");
+  CHECK(back.last_promoted_spec == "def");
+  CHECK(back.last_step == s.last_step);
+  CHECK(back.canary_wait_started == s.canary_wait_started);
+  CHECK(back.tracked_configs == s.tracked_configs);
+  REQUIRE(back.FindCondition("Ready"));
+  CHECK(back.FindCondition("Ready")->reason == "WaitingPromotion");
+  CHECK(back.requests.at("abort").outcome == "aborted");
+
+  CHECK(StatusFromJson(json::parse(R"({"phase": "Dancing", "canaryWeight": "x"})")).phase == Phase::kInitializing);
+  CHECK(StatusFromJson(json("garbage")).phase == Phase::kInitializing);
+}
