@@ -116,11 +116,7 @@ class GatewayApiRouter final : public Router {
     if (svc.contains("hosts") && !svc["hosts"].empty()) spec["hostnames"] = svc["hosts"];
     json route = {{"apiVersion", "gateway.networking.k8s.io/v1"},
                   {"kind", "HTTPRoute"},
-                  {"metadata",
-                   {{"name", ctx.service},
-                    {"namespace", ctx.ns},
-                    {"labels", {{"app.kubernetes.io/managed-by", "sluice"}}},
-                    {"ownerReferences", json::array({OwnerReference(ctx)})}}},
+                  {"metadata", OwnedMetadata(ctx, ctx.service)},
                   {"spec", spec}};
     return {route, ApexService(ctx, ctx.target + "-primary")};
   }

@@ -27,18 +27,21 @@ json OwnerReference(const RouteContext& ctx) {
           {"uid", ctx.uid},                     {"controller", true},       {"blockOwnerDeletion", true}};
 }
 
-json ApexService(const RouteContext& ctx, const std::string& selects) {
+json OwnedMetadata(const RouteContext& ctx, const std::string& name) {
+  return {{"name", name},
+          {"namespace", ctx.ns},
+          {"labels", {{"app.kubernetes.io/managed-by", "sluice"}}},
+          {"ownerReferences", json::array({OwnerReference(ctx)})}};
+}
+
+json OwnedService(const RouteContext& ctx, const std::string& name, const std::string& selects) {
   const json& svc = ctx.canary["spec"]["service"];
   json port = {{"name", svc.value("portName", "http")}, {"port", ctx.port}, {"protocol", "TCP"},
                {"targetPort", svc.contains("targetPort") ? svc["targetPort"] : json(ctx.port)}};
   if (svc.contains("appProtocol")) port["appProtocol"] = svc["appProtocol"];
   return {{"apiVersion", "v1"},
           {"kind", "Service"},
-          {"metadata",
-           {{"name", ctx.service},
-            {"namespace", ctx.ns},
-            {"labels", {{"app.kubernetes.io/managed-by", "sluice"}}},
-            {"ownerReferences", json::array({OwnerReference(ctx)})}}},
+          {"metadata", OwnedMetadata(ctx, name)},
           {"spec", {{"type", "ClusterIP"}, {"selector", {{ctx.selector_label, selects}}}, {"ports", {port}}}}};
 }
 
