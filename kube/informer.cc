@@ -342,20 +342,21 @@ asio::awaitable<void> Informer::WatchOnce() {
   for (;;) {
     std::optional<WatchEvent> event = co_await stream_->Next();
     if (stopped_ || !event) break;
-    ApplyEvent(*event);
+    ApplyEvent(std::move(*event));
   }
   stream_.reset();
 }
 
-void Informer::ApplyEvent(const WatchEvent& event) {
-  const json& object = event.object;
+void Informer::ApplyEvent(WatchEvent&& event) {
+  json& object = event.object;
   if (event.type == WatchEvent::Type::kError) {
     ApiError error = ErrorFromStatus(object);
     // Any error but Expired leaves us unsure what we missed: relist after the backoff.
     if (!error.IsExpired()) relist_needed_ = true;
     throw error;
   }
-  const std::string& rv = MetadataString(object, "resourceVersion");
+  // A copy: the object is moved into the cache below.
+  const std::string rv = MetadataString(object, "resourceVersion");
   if (event.type == WatchEvent::Type::kBookmark) {
     if (!rv.empty()) last_rv_ = rv;
     return;
@@ -371,7 +372,7 @@ void Informer::ApplyEvent(const WatchEvent& event) {
     if (existing == cache_.end()) {
       ++stats_.ignored_events;
     } else {
-      ObjectPtr last = Prepare(object);
+      ObjectPtr last = Prepare(std::move(object));
       Remove(key, last);
       NotifyDelete(last);
       ++stats_.events;
@@ -382,7 +383,7 @@ void Informer::ApplyEvent(const WatchEvent& event) {
     ++stats_.ignored_events;
   } else {
     ObjectPtr old_object = existing == cache_.end() ? nullptr : existing->second;
-    ObjectPtr fresh = Prepare(object);
+    ObjectPtr fresh = Prepare(std::move(object));
     Upsert(key, fresh);
     if (old_object) {
       NotifyUpdate(old_object, fresh);

@@ -32,6 +32,10 @@ namespace sluice::kube {
 
 using ObjectPtr = std::shared_ptr<const json>;
 
+// Drops metadata.managedFields and the last-applied-configuration annotation: reconcilers
+// rarely read them and they are often half of an object's size.
+void StripForCache(json& object);
+
 struct InformerOptions {
   std::string ns;  // "" = all namespaces
   std::string label_selector;
@@ -42,13 +46,10 @@ struct InformerOptions {
   std::chrono::seconds watch_timeout{300};
   std::chrono::milliseconds initial_backoff{800};
   std::chrono::milliseconds max_backoff{30000};
-  // Applied to every object before it is cached, e.g. StripForCache to save memory.
-  std::function<void(json&)> transform;
+  // Applied to every object before it is cached. The default drops what reconcilers do not
+  // read (see StripForCache); set it empty to cache objects exactly as served.
+  std::function<void(json&)> transform = StripForCache;
 };
-
-// Drops metadata.managedFields and the last-applied-configuration annotation: reconcilers
-// rarely read them and they are often half of an object's size.
-void StripForCache(json& object);
 
 struct InformerHandler {
   std::function<void(const ObjectPtr& object)> on_add;
@@ -121,7 +122,7 @@ class Informer : public std::enable_shared_from_this<Informer> {
   asio::awaitable<void> ListAndReplace();
   // Returns when the server ends the stream cleanly; throws ApiError otherwise.
   asio::awaitable<void> WatchOnce();
-  void ApplyEvent(const WatchEvent& event);
+  void ApplyEvent(WatchEvent&& event);
 
   ObjectPtr Prepare(json object) const;
   void Upsert(const std::string& key, ObjectPtr object);
