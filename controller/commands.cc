@@ -8,6 +8,7 @@ namespace sluice {
 
 // Each subcommand lives in its own file (cmd_<name>.cc) and registers itself here.
 CLI::App* RegisterEmulatorCommand(CLI::App& app, std::function<int()>& run);
+CLI::App* RegisterControllerCommand(CLI::App& app, std::function<int()>& run);
 
 namespace {
 std::map<CLI::App*, std::function<int()>>& Runners() {
@@ -17,9 +18,11 @@ std::map<CLI::App*, std::function<int()>>& Runners() {
 }  // namespace
 
 void RegisterCommands(CLI::App& app) {
-  std::function<int()> run;
-  CLI::App* emulator = RegisterEmulatorCommand(app, run);
-  Runners()[emulator] = run;
+  for (auto* reg : {&RegisterEmulatorCommand, &RegisterControllerCommand}) {
+    std::function<int()> run;
+    CLI::App* sub = reg(app, run);
+    Runners()[sub] = run;
+  }
 }
 
 int RunSelectedCommand(CLI::App& app) {

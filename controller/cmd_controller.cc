@@ -1,0 +1,175 @@
+// `sluice controller`: runs the canary engine against a cluster (kubeconfig or in-cluster),
+// with leader election, /metrics, /healthz and /readyz on one port, until SIGINT/SIGTERM.
+#include <CLI/CLI.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "controller/canary_controller.h"
+#include "controller/metrics.h"
+#include "kube/leader_election.h"
+#include "sandbox/http_server.h"
+
+namespace sluice {
+
+namespace asio = boost::asio;
+
+namespace {
+
+struct ControllerFlags {
+  std::string kubeconfig;
+  std::string context;
+  std::string ns;
+  std::string listen = "127.0.0.1:8080";
+  bool leader_elect = true;
+  std::string lease_namespace = "default";
+  std::string lease_name = "sluice-controller";
+  int workers = 4;
+  std::string log_format = "json";
+};
+
+std::string Identity() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  std::random_device rd;
+  return std::string(host) + "-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 100000);
+}
+
+void ConfigureLogging(const std::string& format) {
+  // One JSON object per line: what log pipelines in a cluster expect.
+  if (format == "json")
+    spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","logger":"sluice","msg":"%v"})",
+                        spdlog::pattern_time_type::utc);
+}
+
+std::unique_ptr<sandbox::HttpServer> ServeOperations(const std::string& listen,
+                                                     std::shared_ptr<controller::ControllerMetrics> metrics,
+                                                     std::function<bool()> ready) {
+  auto colon = listen.rfind(':');
+  sandbox::HttpServerOptions o;
+  o.host = listen.substr(0, colon);
+  o.port = static_cast<uint16_t>(std::stoi(listen.substr(colon + 1)));
+  auto server = std::make_unique<sandbox::HttpServer>(o, [metrics, ready](const sandbox::HttpRequest& req) {
+    sandbox::HttpResponse r;
+    r.content_type = "text/plain; charset=utf-8";
+    if (req.path == "/metrics") {
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      r.body = metrics->Serialize();
+    } else if (req.path == "/healthz" || req.path == "/livez") {
+      r.body = "ok";
+    } else if (req.path == "/readyz") {
+      bool ok = ready();
+      r.status = ok ? 200 : 503;
+      r.body = ok ? "ok" : "caches not synced";
+    } else {
+      r.status = 404;
+      r.body = "not found";
+    }
+    return r;
+  });
+  server->Start();
+  return server;
+}
+
+int RunController(const ControllerFlags& flags) {
+  ConfigureLogging(flags.log_format);
+  kube::KubeconfigOptions ko{flags.kubeconfig, flags.context, flags.ns};
+  kube::RestConfig config;
+  try {
+    config = kube::LoadDefaultConfig(ko);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot load the cluster config: {}", e.what());
+    return 1;
+  }
+  asio::io_context io;
+  auto client = kube::MakeHttpClient(io.get_executor(), config);
+  auto metrics = std::make_shared<controller::ControllerMetrics>();
+  kube::EventRecorderOptions eo;
+  eo.component = "sluice";
+  auto events = kube::EventRecorder::Create(client, eo);
+  controller::CanaryControllerOptions co;
+  co.ns = flags.ns;
+  co.workers = flags.workers;
+  auto canaries = controller::CanaryController::Create(client, events, controller::MakeNoAnalysis(), co, metrics);
+  std::unique_ptr<sandbox::HttpServer> ops;
+  try {
+    ops = ServeOperations(flags.listen, metrics, [canaries] { return canaries->Synced(); });
+  } catch (const std::exception& e) {
+    spdlog::error("cannot serve {}: {}", flags.listen, e.what());
+    return 1;
+  }
+  spdlog::info("serving /metrics, /healthz and /readyz on {}:{}", flags.listen.substr(0, flags.listen.rfind(':')), ops->port());
+
+  auto start = [&] {
+    metrics->SetLeader(true);
+    asio::co_spawn(io, canaries->Run(), [&](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("canary controller stopped: {}", ex.what());
+      }
+      io.stop();
+    });
+  };
+  std::shared_ptr<kube::LeaderElector> elector;
+  if (flags.leader_elect) {
+    kube::LeaderElectionConfig lc;
+    lc.lease_namespace = flags.lease_namespace;
+    lc.lease_name = flags.lease_name;
+    lc.identity = Identity();
+    lc.on_started_leading = start;
+    // Losing the lease mid-reconcile: stop at once; the next leader resumes from status.
+    lc.on_stopped_leading = [&] {
+      spdlog::warn("lost the leader lease; stopping");
+      metrics->SetLeader(false);
+      io.stop();
+    };
+    lc.on_new_leader = [](const std::string& id) { spdlog::info("leader is {}", id); };
+    elector = kube::LeaderElector::Create(client, lc);
+    elector->Start();
+  } else {
+    start();
+  }
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    spdlog::info("stopping");
+    canaries->Stop();
+    if (elector) elector->Stop();
+    // Give the lease release a moment, then leave.
+    auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::seconds(2));
+    timer->async_wait([&io, timer](const boost::system::error_code&) { io.stop(); });
+  });
+  io.run();
+  ops->Stop();
+  return 0;
+}
+
+}  // namespace
+
+CLI::App* RegisterControllerCommand(CLI::App& app, std::function<int()>& run) {
+  auto flags = std::make_shared<ControllerFlags>();
+  CLI::App* cmd = app.add_subcommand("controller", "Run the canary engine against a cluster");
+  cmd->add_option("--kubeconfig", flags->kubeconfig, "kubeconfig file (default: KUBECONFIG, ~/.kube/config or in-cluster)");
+  cmd->add_option("--context", flags->context, "kubeconfig context");
+  cmd->add_option("-n,--namespace", flags->ns, "watch only this namespace (default: all)");
+  cmd->add_option("--listen", flags->listen, "address of /metrics, /healthz and /readyz (port 0 = any free port)");
+  cmd->add_option("--leader-elect", flags->leader_elect, "elect a leader among replicas through a Lease (default true)");
+  cmd->add_option("--lease-namespace", flags->lease_namespace, "namespace of the leader-election Lease");
+  cmd->add_option("--lease-name", flags->lease_name, "name of the leader-election Lease");
+  cmd->add_option("--workers", flags->workers, "concurrent reconciles")->check(CLI::Range(1, 64));
+  cmd->add_option("--log-format", flags->log_format, "json or text")->check(CLI::IsMember({"json", "text"}));
+  run = [flags] { return RunController(*flags); };
+  return cmd;
+}
+
+}  // namespace sluice

@@ -1,0 +1,101 @@
+#include "controller/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace sluice::controller {
+
+using canary::Phase;
+
+struct ControllerMetrics::Families {
+  prometheus::Family<prometheus::Gauge>& weight;
+  prometheus::Family<prometheus::Gauge>& phase;
+  prometheus::Family<prometheus::Gauge>& failed_checks;
+  prometheus::Family<prometheus::Counter>& rollouts;
+  prometheus::Family<prometheus::Histogram>& duration;
+  prometheus::Counter& reconcile_errors;
+  prometheus::Gauge& queue_depth;
+  prometheus::Gauge& leader;
+};
+
+ControllerMetrics::ControllerMetrics(const kube::Clock& clock)
+    : clock_(clock), registry_(std::make_shared<prometheus::Registry>()) {
+  auto& errors = prometheus::BuildCounter()
+                     .Name("sluice_reconcile_errors_total")
+                     .Help("Reconciles that ended in an error")
+                     .Register(*registry_);
+  auto& depth = prometheus::BuildGauge().Name("sluice_workqueue_depth").Help("Keys waiting for a worker").Register(*registry_);
+  auto& leader = prometheus::BuildGauge().Name("sluice_leader").Help("1 while this replica leads").Register(*registry_);
+  f_ = std::make_unique<Families>(Families{
+      prometheus::BuildGauge().Name("sluice_canary_weight").Help("Percent of traffic routed to the canary").Register(*registry_),
+      prometheus::BuildGauge()
+          .Name("sluice_canary_phase")
+          .Help("1 for the Canary's current phase, 0 for the others")
+          .Register(*registry_),
+      prometheus::BuildGauge().Name("sluice_canary_failed_checks").Help("Failed checks of the current rollout").Register(*registry_),
+      prometheus::BuildCounter()
+          .Name("sluice_canary_rollouts_total")
+          .Help("Finished rollouts by strategy and result (succeeded, failed, aborted)")
+          .Register(*registry_),
+      prometheus::BuildHistogram()
+          .Name("sluice_canary_rollout_duration_seconds")
+          .Help("Time from the start of a rollout to its end")
+          .Register(*registry_),
+      errors.Add({}),
+      depth.Add({}),
+      leader.Add({}),
+  });
+}
+
+ControllerMetrics::~ControllerMetrics() = default;
+
+void ControllerMetrics::ObserveCanary(const std::string& ns, const std::string& name, const canary::CanaryStatus& s,
+                                      canary::Strategy strategy) {
+  std::lock_guard lock(mu_);
+  std::map<std::string, std::string> id = {{"namespace", ns}, {"name", name}};
+  f_->weight.Add(id).Set(s.canary_weight);
+  f_->failed_checks.Add(id).Set(s.failed_checks);
+  for (int p = 0; p <= static_cast<int>(Phase::kTerminated); ++p) {
+    auto labels = id;
+    labels["phase"] = canary::ToString(static_cast<Phase>(p));
+    f_->phase.Add(labels).Set(static_cast<Phase>(p) == s.phase ? 1 : 0);
+  }
+  std::string key = ns + "/" + name;
+  auto it = seen_.find(key);
+  if (it == seen_.end()) {
+    seen_[key] = {s.phase, canary::InProgress(s.phase) ? clock_.Now() : kube::TimePoint{}};
+    return;
+  }
+  Seen& seen = it->second;
+  bool was_running = canary::InProgress(seen.phase);
+  if (!was_running && canary::InProgress(s.phase)) seen.started = clock_.Now();
+  bool finished = was_running && (s.phase == Phase::kSucceeded || s.phase == Phase::kFailed);
+  if (finished) {
+    const canary::Condition* ready = s.FindCondition("Ready");
+    std::string result = s.phase == Phase::kSucceeded ? "succeeded"
+                         : ready && ready->reason == "Aborted" ? "aborted"
+                                                                : "failed";
+    f_->rollouts.Add({{"strategy", canary::ToString(strategy)}, {"result", result}}).Increment();
+    double seconds = std::chrono::duration<double>(clock_.Now() - seen.started).count();
+    f_->duration
+        .Add({{"strategy", canary::ToString(strategy)}},
+             prometheus::Histogram::BucketBoundaries{10, 30, 60, 120, 300, 600, 1800, 3600, 7200})
+        .Observe(seconds);
+  }
+  seen.phase = s.phase;
+}
+
+void ControllerMetrics::ReconcileError() { f_->reconcile_errors.Increment(); }
+void ControllerMetrics::SetQueueDepth(size_t depth) { f_->queue_depth.Set(static_cast<double>(depth)); }
+void ControllerMetrics::SetLeader(bool leading) { f_->leader.Set(leading ? 1 : 0); }
+
+std::string ControllerMetrics::Serialize() const {
+  std::lock_guard lock(mu_);
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+}  // namespace sluice::controller
