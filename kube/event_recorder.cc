@@ -155,11 +155,12 @@ asio::awaitable<void> EventRecorder::Write(const Pending& event) {
   if (series != series_.end() && event.time - series->second.last_seen < options_.aggregation_window) {
     int64_t count = series->second.count + 1;
     json patch = {{"count", count}, {"lastTimestamp", FormatTime(event.time)}};
-    PatchOptions patch_options;  // named: see the g++ 12 note in docs/controller-runtime.md
+    PatchOptions patch_options;  // named: see the g++ 12 note in kube/client.h
     bool gone = false;
     try {
-      co_await client_->Patch(events_, series->second.ns, series->second.name, PatchType::kMerge, patch,
-                              patch_options);
+      auto op = client_->Patch(events_, series->second.ns, series->second.name, PatchType::kMerge, patch,
+                               patch_options);
+      co_await std::move(op);
     } catch (const ApiError& e) {
       // Events expire (the API server's event TTL) or get deleted: start a new one.
       if (!e.IsNotFound()) throw;
@@ -182,7 +183,8 @@ asio::awaitable<void> EventRecorder::Write(const Pending& event) {
     std::string name = NextName(event.involved["name"].get<std::string>());
     json body = NewEvent(event, name);
     try {
-      co_await client_->Create(events_, event.ns, body, write_options);
+      auto op = client_->Create(events_, event.ns, body, write_options);
+      co_await std::move(op);
     } catch (const ApiError& e) {
       if (e.IsAlreadyExists() && attempt == 0) continue;  // another replica picked the same suffix
       throw;

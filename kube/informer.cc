@@ -266,7 +266,9 @@ asio::awaitable<void> Informer::ListAndReplace() {
   list_options.label_selector = options_.label_selector;
   list_options.field_selector = options_.field_selector;
   list_options.limit = options_.page_size;
-  json list = co_await client_->ListAll(resource_, options_.ns, list_options);
+  // Named first: g++ 12 destroys argument temporaries of an awaited call twice (client.h).
+  auto list_op = client_->ListAll(resource_, options_.ns, list_options);
+  json list = co_await std::move(list_op);
   ++stats_.lists;
   if (stopped_) co_return;
   auto items = list.find("items");
@@ -332,7 +334,8 @@ asio::awaitable<void> Informer::WatchOnce() {
   watch_options.allow_bookmarks = true;
   auto t = static_cast<int>(options_.watch_timeout.count());
   if (t > 0) watch_options.timeout_seconds = t + std::uniform_int_distribution<int>(0, t - 1)(rng_);
-  auto stream = co_await client_->Watch(resource_, options_.ns, watch_options);
+  auto watch_op = client_->Watch(resource_, options_.ns, watch_options);
+  auto stream = co_await std::move(watch_op);
   ++stats_.watches;
   if (stopped_) {
     stream->Cancel();

@@ -225,9 +225,10 @@ asio::awaitable<bool> LeaderElector::TryAcquireOrRenew(uint64_t epoch) {
   TimePoint now = clock_.Now();
   const std::string& ns = config_.lease_namespace;
   const std::string& name = config_.lease_name;
-  // Named, not a temporary: g++ 12 double-destroys aggregate temporaries passed by value to
-  // a coroutine (see docs/controller-runtime.md).
+  // Every awaited call is built from named values first: g++ 12 destroys argument
+  // temporaries of an awaited call twice (see kube/client.h).
   const WriteOptions write_options;
+  const std::string no_subresource;
 
   // A leader renews with the version it wrote last: one request per period. Any failure
   // falls back to reading the lease, which tells whether we still hold it.
@@ -235,7 +236,8 @@ asio::awaitable<bool> LeaderElector::TryAcquireOrRenew(uint64_t epoch) {
     json lease = *cached_lease_;
     lease["spec"] = DesiredSpec(observed_spec_, now);
     try {
-      json written = co_await client_->Update(lease_resource_, lease, write_options, std::string());
+      auto op = client_->Update(lease_resource_, lease, write_options, no_subresource);
+      json written = co_await std::move(op);
       if (epoch != epoch_) co_return false;
       Observe(written, now);
       last_renew_ = now;
@@ -248,7 +250,8 @@ asio::awaitable<bool> LeaderElector::TryAcquireOrRenew(uint64_t epoch) {
 
   std::optional<json> lease;
   try {
-    lease = co_await client_->Get(lease_resource_, ns, name, std::string());
+    auto op = client_->Get(lease_resource_, ns, name, no_subresource);
+    lease = co_await std::move(op);
   } catch (const ApiError& e) {
     if (!e.IsNotFound()) {
       spdlog::warn("leader election {}/{}: reading the lease failed: {}", ns, name, e.what());
@@ -263,7 +266,8 @@ asio::awaitable<bool> LeaderElector::TryAcquireOrRenew(uint64_t epoch) {
                   {"metadata", {{"name", name}, {"namespace", ns}}},
                   {"spec", DesiredSpec(json::object(), now)}};
     try {
-      json created = co_await client_->Create(lease_resource_, ns, fresh, write_options);
+      auto op = client_->Create(lease_resource_, ns, fresh, write_options);
+      json created = co_await std::move(op);
       if (epoch != epoch_) co_return false;
       Observe(created, now);
       last_renew_ = now;
@@ -286,7 +290,8 @@ asio::awaitable<bool> LeaderElector::TryAcquireOrRenew(uint64_t epoch) {
   json updated = *lease;
   updated["spec"] = DesiredSpec(observed_spec_, now);
   try {
-    json written = co_await client_->Update(lease_resource_, updated, write_options, std::string());
+    auto op = client_->Update(lease_resource_, updated, write_options, no_subresource);
+    json written = co_await std::move(op);
     if (epoch != epoch_) co_return false;
     Observe(written, now);
     last_renew_ = now;
@@ -320,7 +325,9 @@ asio::awaitable<void> LeaderElector::Release() {
   race->timer.expires_after(config_.renew_deadline);
   auto write = [](std::shared_ptr<Client> client, ApiResource res, json body) -> asio::awaitable<json> {
     const WriteOptions write_options;
-    co_return co_await client->Update(res, std::move(body), write_options, std::string());
+    const std::string no_subresource;
+    auto op = client->Update(res, std::move(body), write_options, no_subresource);
+    co_return co_await std::move(op);
   };
   asio::co_spawn(executor, write(client_, lease_resource_, lease),
                  [race, self = shared_from_this()](std::exception_ptr e, json written) {

@@ -390,7 +390,7 @@ class FakeClient : public Client {
     json object;
   };
 
-  boost::asio::awaitable<void> Enter(const std::string& verb) {
+  boost::asio::awaitable<void> Enter(const char* verb) {
     ++calls_[verb];
     // Yield as a network call would, so concurrent coroutines interleave.
     if (latency_.count() > 0) {
