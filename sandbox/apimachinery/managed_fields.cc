@@ -341,14 +341,29 @@ struct Conflict {
   throw kube::ApiError(409, "Conflict", message, json{{"causes", causes}});
 }
 
-// The applied intent as it takes part in the merge: managedFields are the server's, and nulls
-// among top-level metadata fields (Go clients send "creationTimestamp": null) mean nothing.
-json ApplyIntent(const json& applied) {
+// The applied intent as it takes part in the merge: managedFields are the server's, nulls
+// among top-level metadata fields (Go clients send "creationTimestamp": null) mean nothing, and
+// the part of the object the API server resets for this endpoint is left out, as the server
+// leaves it out of ownership: everything but status on the status subresource, status on the
+// main resource of a kind that has the subresource.
+json ApplyIntent(const json& applied, const ApplyRequest& request) {
   json config = applied;
   if (config.contains("metadata") && config["metadata"].is_object()) {
     json& meta = config["metadata"];
     meta.erase("managedFields");
     for (auto it = meta.begin(); it != meta.end();) it = it->is_null() ? meta.erase(it) : std::next(it);
+    if (request.subresource == "status") {
+      for (const char* owned : {"labels", "annotations", "finalizers", "ownerReferences"}) meta.erase(owned);
+    }
+  }
+  if (request.subresource == "status") {
+    for (auto it = config.begin(); it != config.end();) {
+      const std::string& key = it.key();
+      const bool keep = key == "apiVersion" || key == "kind" || key == "metadata" || key == "status";
+      it = keep ? std::next(it) : config.erase(it);
+    }
+  } else if (request.status_is_subresource) {
+    config.erase("status");
   }
   return config;
 }
@@ -378,7 +393,7 @@ nlohmann::json ServerSideApply(const nlohmann::json& live, const nlohmann::json&
   if (!applied.is_object())
     throw kube::ApiError::BadRequest(std::string("an apply patch must be an object, got ") + applied.type_name());
 
-  const json config = ApplyIntent(applied);
+  const json config = ApplyIntent(applied, request);
   FieldSet applied_set;
   try {
     applied_set = WithoutUnownedFields(FieldSetOf(config, lists, /*strict=*/true));

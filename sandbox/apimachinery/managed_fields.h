@@ -15,6 +15,10 @@ struct ApplyRequest {
   std::string api_version;  // recorded in the managedFields entry
   bool force = false;
   std::string subresource;  // "" or "status": recorded in the entry
+  // The kind has a status subresource, so an apply to the main resource ignores `status` (the
+  // API server resets it) and neither owns nor conflicts on it. An apply to "status" always
+  // considers only `status`.
+  bool status_is_subresource = false;
 };
 
 // Applies the manager's intended object to the live one (`live` null when creating):

@@ -254,6 +254,43 @@ TEST_CASE("ssa: a live object without managedFields is owned by before-first-app
   CHECK(e.causes()[0].message == "conflict with \"before-first-apply\" using apps/v1");
 }
 
+TEST_CASE("ssa: an apply to the status subresource owns only status", "[managed][ssa]") {
+  json live = Apply(nullptr, Intent({{"replicas", 1}}), By("kubectl"));
+  ApplyRequest status = By("sluice");
+  status.subresource = "status";
+  json intent = Intent({{"replicas", 9}}, {{"labels", {{"x", "y"}}}});
+  intent["status"] = {{"readyReplicas", 1}};
+  json out = Apply(live, intent, status);
+  CHECK(out["spec"]["replicas"] == 1);
+  CHECK_FALSE(out["metadata"].contains("labels"));
+  CHECK(out["status"]["readyReplicas"] == 1);
+  const json* entry = Entry(out, "sluice", "Apply");
+  REQUIRE(entry);
+  CHECK((*entry)["subresource"] == "status");
+  CHECK((*entry)["fieldsV1"] == json::parse(R"({"f:status": {"f:readyReplicas": {}}})"));
+  // The same manager applying to the main resource is another entry.
+  json main = Apply(out, Intent({{"paused", true}}), By("sluice"));
+  CHECK(main["metadata"]["managedFields"].size() == 3);
+}
+
+TEST_CASE("ssa: status sent to the main resource of a kind with a status subresource is ignored",
+          "[managed][ssa]") {
+  json live = TrackUpdate(nullptr, Intent({{"replicas", 1}}), "creator", "apps/v1", Lists(), kT0);
+  json with_status = live;
+  with_status["status"] = {{"readyReplicas", 1}};
+  live = TrackUpdate(live, with_status, "kube-controller-manager", "apps/v1", Lists(), kT0, "status");
+  ApplyRequest req = By("kubectl", /*force=*/false);
+  req.status_is_subresource = true;
+  json intent = Intent({{"replicas", 1}});
+  intent["status"] = {{"readyReplicas", 0}};
+  json out = Apply(live, intent, req);  // no conflict with the status owner
+  CHECK(out["status"]["readyReplicas"] == 1);
+  CHECK_FALSE(Owned(out, "kubectl").Has({"f:status", "f:readyReplicas"}));
+
+  req.status_is_subresource = false;
+  CHECK(Raised([&] { Apply(live, intent, req); }).code() == 409);
+}
+
 TEST_CASE("update: create owns what it wrote; removed fields leave every set", "[managed][update]") {
   json created = TrackUpdate(nullptr, Intent({{"replicas", 1}, {"paused", false}}), "sluice", "apps/v1", Lists(), kT0);
   REQUIRE(created["metadata"]["managedFields"].size() == 1);
