@@ -1,0 +1,103 @@
+#include <catch2/catch.hpp>
+
+#include "crd_fixtures.h"
+#include "sandbox/apimachinery/yaml_json.h"
+
+namespace sluice::apimachinery {
+namespace {
+
+using nlohmann::json;
+
+TEST_CASE("yaml: scalars resolve as Kubernetes decodes manifests", "[yaml]") {
+  json v = ParseYaml(R"(
+quotedTrue: "true"
+singleQuoted: '42'
+plainTrue: true
+yes11: yes
+off11: Off
+int: 42
+negative: -7
+hex: 0x1F
+octal: 0o17
+legacyOctal: 017
+underscored: 1_000
+float: 1.5
+wholeFloat: 1.0
+exp: 1e3
+version: 1.20
+nullish: ~
+empty:
+word: hello
+date: 2026-11-26T04:01:49Z
+block: |
+  line one
+  line two
+tagged: !!str 123
+big: 18446744073709551615
+)");
+  CHECK(v["quotedTrue"] == "true");
+  CHECK(v["singleQuoted"] == "42");
+  CHECK(v["plainTrue"] == true);
+  CHECK(v["yes11"] == true);
+  CHECK(v["off11"] == false);
+  CHECK(v["int"].is_number_integer());
+  CHECK(v["int"] == 42);
+  CHECK(v["negative"] == -7);
+  CHECK(v["hex"] == 31);
+  CHECK(v["octal"] == 15);
+  CHECK(v["legacyOctal"] == 15);
+  CHECK(v["underscored"] == 1000);
+  CHECK(v["float"].is_number_float());
+  CHECK(v["float"] == 1.5);
+  CHECK(v["wholeFloat"].is_number_integer());
+  CHECK(v["exp"] == 1000);
+  CHECK(v["version"] == 1.2);
+  CHECK(v["nullish"].is_null());
+  CHECK(v["empty"].is_null());
+  CHECK(v["word"] == "hello");
+  CHECK(v["date"] == "2026-11-26T04:01:49Z");
+  CHECK(v["block"] == "line one\nline two\n");
+  CHECK(v["tagged"] == "123");
+  CHECK(v["big"].is_number_unsigned());
+}
+
+TEST_CASE("yaml: anchors, merge keys and multiple documents", "[yaml]") {
+  auto docs = ParseYamlDocuments(R"(
+base: &base {a: 1, b: 2}
+derived:
+  <<: *base
+  b: 3
+---
+---
+kind: Second
+)");
+  REQUIRE(docs.size() == 2);
+  CHECK(docs[0]["derived"] == json({{"a", 1}, {"b", 3}}));
+  CHECK(docs[1]["kind"] == "Second");
+}
+
+TEST_CASE("yaml: bad input is refused with its line", "[yaml]") {
+  CHECK_THROWS_WITH(ParseYaml("a: [1, 2\nb: 3\n"), Catch::Contains("yaml: line"));
+  CHECK_THROWS_WITH(ParseYaml("? [a, b]\n: c\n"), Catch::Contains("mapping key must be a scalar"));
+  CHECK_THROWS_WITH(ParseYaml("n: !!int twelve\n"), Catch::Contains("!!int"));
+}
+
+TEST_CASE("yaml: the real CRDs load with their printer columns intact", "[yaml][crd]") {
+  auto dir = testing::CrdDir();
+  if (!dir) {
+    WARN(testing::kNoCrdDirMessage);
+    return;
+  }
+  json crd = testing::LoadCrd(*dir, "gateway-api-v1.6.1-httproutes.yaml");
+  CHECK(crd["kind"] == "CustomResourceDefinition");
+  json v1 = testing::CrdVersion(crd, "v1");
+  CHECK(v1["served"] == true);
+  CHECK(v1["additionalPrinterColumns"][1]["type"] == "date");
+  const json& weight = v1["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["rules"]["items"]
+                         ["properties"]["backendRefs"]["items"]["properties"]["weight"];
+  CHECK(weight["maximum"] == 1000000);
+  CHECK(weight["default"] == 1);
+}
+
+}  // namespace
+}  // namespace sluice::apimachinery
