@@ -280,3 +280,91 @@ TEST_CASE("strategic merge: malformed patches are 400 naming the problem", "[pat
 
 }  // namespace
 }  // namespace sluice::apimachinery
+
+namespace sluice::apimachinery {
+namespace {
+
+using nlohmann::json;
+using Type = ListSemantics::Type;
+
+void CheckList(const ListSemanticsFn& fn, const std::vector<std::string>& path, Type type,
+               const std::vector<std::string>& keys = {}) {
+  ListSemantics got = fn(path);
+  INFO("path " << json(path).dump());
+  CHECK(got.type == type);
+  CHECK(got.keys == keys);
+}
+
+TEST_CASE("list semantics: facts of the built-in kinds", "[patch][lists]") {
+  auto deploy = BuiltinListSemantics("apps", "Deployment");
+  const std::vector<std::string> pod = {"spec", "template", "spec"};
+  auto at = [&](std::vector<std::string> rest) {
+    std::vector<std::string> p = pod;
+    p.insert(p.end(), rest.begin(), rest.end());
+    return p;
+  };
+  CheckList(deploy, {"metadata", "finalizers"}, Type::kSet);
+  CheckList(deploy, {"metadata", "ownerReferences"}, Type::kMap, {"uid"});
+  CheckList(deploy, {"metadata", "managedFields"}, Type::kAtomic);
+  CheckList(deploy, at({"containers"}), Type::kMap, {"name"});
+  CheckList(deploy, at({"initContainers", "ports"}), Type::kMap, {"containerPort", "protocol"});
+  CheckList(deploy, at({"containers", "env"}), Type::kMap, {"name"});
+  CheckList(deploy, at({"containers", "envFrom"}), Type::kAtomic);
+  CheckList(deploy, at({"containers", "volumeMounts"}), Type::kMap, {"mountPath"});
+  CheckList(deploy, at({"containers", "volumeDevices"}), Type::kMap, {"devicePath"});
+  CheckList(deploy, at({"containers", "command"}), Type::kAtomic);
+  CheckList(deploy, at({"volumes"}), Type::kMap, {"name"});
+  CheckList(deploy, at({"imagePullSecrets"}), Type::kMap, {"name"});
+  CheckList(deploy, at({"tolerations"}), Type::kAtomic);
+  CheckList(deploy, at({"hostAliases"}), Type::kMap, {"ip"});
+  CheckList(deploy, at({"topologySpreadConstraints"}), Type::kMap, {"topologyKey", "whenUnsatisfiable"});
+  CheckList(deploy, {"status", "conditions"}, Type::kMap, {"type"});
+  CheckList(BuiltinListSemantics("apps", "DaemonSet"), at({"ephemeralContainers"}), Type::kMap, {"name"});
+
+  auto svc = BuiltinListSemantics("", "Service");
+  CheckList(svc, {"spec", "ports"}, Type::kMap, {"port", "protocol"});
+  CheckList(svc, {"spec", "externalIPs"}, Type::kAtomic);
+  CheckList(BuiltinListSemantics("", "ServiceAccount"), {"imagePullSecrets"}, Type::kAtomic);
+  CheckList(BuiltinListSemantics("", "ServiceAccount"), {"secrets"}, Type::kMap, {"name"});
+  CheckList(BuiltinListSemantics("", "Namespace"), {"spec", "finalizers"}, Type::kAtomic);
+  CheckList(BuiltinListSemantics("autoscaling", "HorizontalPodAutoscaler"), {"spec", "metrics"}, Type::kAtomic);
+  CheckList(BuiltinListSemantics("autoscaling", "HorizontalPodAutoscaler"), {"status", "conditions"}, Type::kMap,
+            {"type"});
+  CheckList(BuiltinListSemantics("networking.k8s.io", "Ingress"), {"spec", "rules"}, Type::kAtomic);
+  CheckList(BuiltinListSemantics("apiextensions.k8s.io", "CustomResourceDefinition"), {"spec", "versions"},
+            Type::kAtomic);
+  CheckList(BuiltinListSemantics("coordination.k8s.io", "Lease"), {"metadata", "finalizers"}, Type::kSet);
+  CheckList(BuiltinListSemantics("", "ConfigMap"), {"spec", "template", "spec", "containers"}, Type::kAtomic);
+}
+
+// What `kubectl apply` (client side) sends for an existing Deployment whose manifest dropped
+// the proxy container and env B, changed the web image, switched a volume's source and moved
+// the strategy to Recreate.
+TEST_CASE("strategic merge: a kubectl client-side apply patch", "[patch][smp]") {
+  json live = Deployment();
+  live["spec"]["template"]["spec"]["volumes"] = json::parse(R"([{"name": "cfg", "configMap": {"name": "c1"}}])");
+  json patch = json::parse(R"({
+    "metadata": {"annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}},
+    "spec": {
+      "strategy": {"$retainKeys": ["type"], "rollingUpdate": null, "type": "Recreate"},
+      "template": {"spec": {
+        "$setElementOrder/containers": [{"name": "web"}],
+        "containers": [
+          {"$setElementOrder/env": [{"name": "A"}], "env": [{"$patch": "delete", "name": "B"}],
+           "image": "web:2", "name": "web"},
+          {"$patch": "delete", "name": "proxy"}],
+        "$setElementOrder/volumes": [{"name": "cfg"}],
+        "volumes": [{"$retainKeys": ["name", "secret"], "name": "cfg", "secret": {"secretName": "s1"}}]}}}})");
+  json out = ApplyStrategicMergePatch(live, patch, Lists());
+  CHECK(out["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] == "{}");
+  CHECK(out["spec"]["strategy"] == json::parse(R"({"type": "Recreate"})"));
+  REQUIRE(Names(Containers(out)) == std::vector<std::string>{"web"});
+  const json& web = Containers(out)[0];
+  CHECK(web["image"] == "web:2");
+  CHECK(web["env"] == json::parse(R"([{"name": "A", "value": "1"}])"));
+  CHECK(web["ports"].size() == 1);
+  CHECK(out["spec"]["template"]["spec"]["volumes"] == json::parse(R"([{"name": "cfg", "secret": {"secretName": "s1"}}])"));
+}
+
+}  // namespace
+}  // namespace sluice::apimachinery
