@@ -112,7 +112,7 @@ TEST_CASE("table: malformed printer columns are refused", "[table]") {
   CHECK_THROWS_WITH(ColumnsFromCrd(json::parse(R"([{"name":"A","type":"text","jsonPath":".a"}])")),
                     Catch::Contains("additionalPrinterColumns[0].type: Unsupported value: \"text\""));
   CHECK_THROWS_WITH(ColumnsFromCrd(json::parse(R"([{"name":"A","type":"string"}])")), Catch::Contains("jsonPath"));
-  CHECK_THROWS_WITH(ColumnsFromCrd(json::parse(R"([{"name":"A","type":"string","jsonPath":".a[?(@.x=="}])"),
+  CHECK_THROWS_WITH(ColumnsFromCrd(json::parse(R"([{"name":"A","type":"string","jsonPath":".a[?(@.x=="}])")),
                     Catch::Contains("jsonpath"));
 }
 
