@@ -9,6 +9,8 @@
 #include "sandbox/apimachinery/fieldset.h"
 
 #include <algorithm>
+#include <chrono>
+#include <map>
 #include <set>
 #include <stdexcept>
 
@@ -132,6 +134,61 @@ void SubtractFromAll(std::vector<Manager>& managers, const FieldSet& taken, cons
 void DropEmpty(std::vector<Manager>& managers) {
   managers.erase(std::remove_if(managers.begin(), managers.end(), [](const Manager& m) { return m.fields.Empty(); }),
                  managers.end());
+}
+
+// Like the API server, keep at most this many Update entries: the oldest fold, per apiVersion,
+// into one "ancient-changes" entry, so objects written by many clients keep a bounded header.
+constexpr size_t kMaxUpdateManagers = 10;
+constexpr const char* kAncientChanges = "ancient-changes";
+
+int64_t EntrySeconds(const Manager& m) {
+  if (!m.time.is_string()) return 0;
+  auto t = kube::ParseTime(m.time.get<std::string>());
+  return t ? std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch()).count() : 0;
+}
+
+void CapUpdateManagers(std::vector<Manager>& managers) {
+  std::vector<size_t> updaters;
+  for (size_t i = 0; i < managers.size(); ++i) {
+    if (managers[i].operation == "Update") updaters.push_back(i);
+  }
+  if (updaters.size() <= kMaxUpdateManagers) return;
+  std::stable_sort(updaters.begin(), updaters.end(), [&](size_t a, size_t b) {
+    const int64_t sa = EntrySeconds(managers[a]), sb = EntrySeconds(managers[b]);
+    if (sa != sb) return sa < sb;
+    return managers[a].name < managers[b].name;
+  });
+  std::map<std::string, size_t> first_of_version;
+  std::vector<bool> folded(managers.size(), false);
+  size_t remaining = updaters.size();
+  for (size_t n = 0; n < updaters.size() && remaining > kMaxUpdateManagers; ++n) {
+    const size_t i = updaters[n];
+    const std::string& version = managers[i].api_version;
+    auto first = first_of_version.find(version);
+    if (first == first_of_version.end()) {
+      first_of_version.emplace(version, i);
+      continue;
+    }
+    auto bucket = std::find_if(managers.begin(), managers.end(), [&](const Manager& m) {
+      return m.SameIdentity(kAncientChanges, "Update", version, "");
+    });
+    Manager* b = bucket == managers.end() ? nullptr : &*bucket;
+    if (!b) {
+      b = &managers[first->second];  // the oldest entry of this version becomes the bucket
+      b->name = kAncientChanges;
+      b->subresource.clear();
+    }
+    b->fields = b->fields.Union(managers[i].fields);
+    b->time = managers[i].time;
+    b->dirty = true;
+    folded[i] = true;
+    --remaining;
+  }
+  std::vector<Manager> kept;
+  for (size_t i = 0; i < managers.size(); ++i) {
+    if (!folded[i]) kept.push_back(std::move(managers[i]));
+  }
+  managers = std::move(kept);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -468,6 +525,7 @@ nlohmann::json ServerSideApply(const nlohmann::json& live, const nlohmann::json&
     applier->dirty = true;
   }
   DropEmpty(managers);
+  CapUpdateManagers(managers);
   return WithManagers(std::move(merged), managers);
 }
 
@@ -511,6 +569,7 @@ nlohmann::json TrackUpdate(const nlohmann::json& before, const nlohmann::json& a
     self->dirty = true;
   }
   DropEmpty(managers);
+  CapUpdateManagers(managers);
   return WithManagers(new_object, managers);
 }
 

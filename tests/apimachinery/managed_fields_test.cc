@@ -315,6 +315,27 @@ TEST_CASE("update: create owns what it wrote; removed fields leave every set", "
   CHECK(unchanged == after);
 }
 
+TEST_CASE("update: more than ten updaters fold the oldest into ancient-changes", "[managed][update]") {
+  json obj = TrackUpdate(nullptr, Intent({{"replicas", 1}}), "creator", "apps/v1", Lists(), kT0);
+  for (int i = 0; i < 11; ++i) {
+    json next = obj;
+    next["metadata"]["labels"]["l" + std::to_string(i)] = "v";
+    obj = TrackUpdate(obj, next, "writer-" + std::to_string(i), "apps/v1", Lists(), kT0 + seconds(i + 1));
+  }
+  const json& entries = obj["metadata"]["managedFields"];
+  CHECK(entries.size() == 10);
+  CHECK(Entry(obj, "creator", "Update") == nullptr);
+  // Capped after every write: writer-9 folded creator and writer-0, writer-10 folded writer-1.
+  CHECK(Entry(obj, "writer-0", "Update") == nullptr);
+  CHECK(Entry(obj, "writer-1", "Update") == nullptr);
+  FieldSet ancient = Owned(obj, "ancient-changes", "Update");
+  CHECK(ancient.Has(kReplicas));
+  CHECK(ancient.Has({"f:metadata", "f:labels", "f:l0"}));
+  CHECK(ancient.Has({"f:metadata", "f:labels", "f:l1"}));
+  CHECK((*Entry(obj, "ancient-changes", "Update"))["time"] == kube::FormatTime(kT0 + seconds(2)));
+  CHECK(Entry(obj, "writer-10", "Update") != nullptr);
+}
+
 TEST_CASE("update: a status write records the subresource", "[managed][update]") {
   json before = TrackUpdate(nullptr, Intent({{"replicas", 1}}), "sluice", "apps/v1", Lists(), kT0);
   json after = before;
