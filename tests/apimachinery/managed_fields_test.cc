@@ -125,6 +125,18 @@ TEST_CASE("ssa: a field the manager stops sending is removed", "[managed][ssa]")
   CHECK(third["metadata"]["name"] == "podinfo");
 }
 
+TEST_CASE("ssa: set items and list items the manager stops sending are removed", "[managed][ssa]") {
+  json first = Apply(nullptr,
+                     Intent(Containers(json::array({Container("web", "w"), Container("proxy", "p")})),
+                            {{"finalizers", {"a", "b"}}}),
+                     By("kubectl"));
+  CHECK(Owned(first, "kubectl").Has({"f:metadata", "f:finalizers", "v:\"b\""}));
+  json second = Apply(first, Intent(Containers(json::array({Container("web", "w")})), {{"finalizers", {"a"}}}),
+                      By("kubectl"));
+  CHECK(second["metadata"]["finalizers"] == json::array({"a"}));
+  CHECK(second["spec"]["template"]["spec"]["containers"] == json::array({Container("web", "w")}));
+}
+
 TEST_CASE("ssa: a dropped field another manager also owns stays", "[managed][ssa]") {
   json a = Apply(nullptr, Intent({{"replicas", 3}}), By("a"));
   json ab = Apply(a, Intent({{"replicas", 3}}), By("b"));  // same value: shared, no conflict
