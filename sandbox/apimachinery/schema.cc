@@ -375,7 +375,7 @@ void Validator::CheckObject(const Node& n, const json& v, const std::string& pat
   for (auto it = v.begin(); it != v.end(); ++it) {
     if (n.properties.count(it.key()) || is_root_meta(it.key())) continue;
     if (n.has_additional && !n.additional_allows) {
-      out.push_back(Invalid(path, "", In(path.empty() ? it.key() : path + "." + it.key()) + " is a forbidden property"));
+      out.push_back(Invalid(path, it.key(), path + "." + it.key() + " in body is a forbidden property"));
     } else if (n.additional) {
       Check(*n.additional, it.value(), Child(path, it.key()), out);
     }

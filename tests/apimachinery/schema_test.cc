@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -295,6 +297,47 @@ TEST_CASE("VirtualService: oneOf alternatives and large maximums are enforced", 
   CHECK(schema->Prune(unknown) == std::vector<std::string>{"spec.http[0].fancy"});
 }
 
+void CollectUncompiled(const schema_internal::Node& n, const std::string& where, std::vector<std::string>& out) {
+  if (!n.pattern.empty() && !n.regex) out.push_back(where + ": " + n.pattern);
+  for (const auto& [name, child] : n.properties) CollectUncompiled(*child, where + "." + name, out);
+  if (n.items) CollectUncompiled(*n.items, where + "[]", out);
+  if (n.additional) CollectUncompiled(*n.additional, where + "{}", out);
+  for (const auto* branches : {&n.all_of, &n.any_of, &n.one_of})
+    for (const auto& b : *branches) CollectUncompiled(*b, where + "|", out);
+  if (n.not_schema) CollectUncompiled(*n.not_schema, where + "!", out);
+}
+
+TEST_CASE("schema: every version of every fixture and project CRD loads, and all patterns compile", "[schema][crd]") {
+  auto dir = testing::CrdDir();
+  if (!dir) {
+    WARN(testing::kNoCrdDirMessage);
+    return;
+  }
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(*dir)) files.push_back(entry.path());
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(SLUICE_SOURCE_DIR) / "crds"))
+    files.push_back(entry.path());
+  REQUIRE(files.size() >= 7);
+  int versions = 0;
+  for (const auto& file : files) {
+    if (file.extension() != ".yaml") continue;
+    json crd = testing::LoadCrd(file.parent_path(), file.filename().string());
+    for (const auto& version : crd["spec"]["versions"]) {
+      INFO(file.filename().string() << " " << version["name"]);
+      const json& open_api = version["schema"]["openAPIV3Schema"];
+      REQUIRE_NOTHROW(StructuralSchema(open_api));
+      std::vector<std::string> uncompiled;
+      CollectUncompiled(*schema_internal::ParseNode(open_api, "openAPIV3Schema"), "", uncompiled);
+      std::string list;
+      for (const auto& u : uncompiled) list += u + "\n";
+      INFO(list);
+      CHECK(uncompiled.empty());
+      ++versions;
+    }
+  }
+  CHECK(versions >= 12);
+}
+
 // ---- synthetic schemas for the rules the real CRDs exercise little ----
 
 StructuralSchema Make(const char* spec_schema) {
@@ -347,6 +390,15 @@ TEST_CASE("schema: numeric, string, array and object limits", "[schema]") {
   CHECK(Find(zero, "spec.labels")->message == "Invalid value: 0: spec.labels in body should have at least 1 properties");
   auto many = s.Validate({{"spec", {{"labels", {{"a", "1"}, {"b", "2"}, {"c", "3"}}}}}});
   CHECK(Find(many, "spec.labels")->message == "Too many: 3: must have at most 2 items");
+}
+
+TEST_CASE("schema: additionalProperties false forbids unknown keys", "[schema]") {
+  auto s = Make(R"({"type":"object","properties":{"a":{"type":"string"}},"additionalProperties":false})");
+  CHECK(s.Validate({{"spec", {{"a", "x"}}}}).empty());
+  auto causes = s.Validate({{"spec", {{"a", "x"}, {"b", 1}}}});
+  REQUIRE(causes.size() == 1);
+  CHECK(causes[0].field == "spec");
+  CHECK(causes[0].message == R"(Invalid value: "b": spec.b in body is a forbidden property)");
 }
 
 TEST_CASE("schema: formats the API server checks", "[schema]") {
