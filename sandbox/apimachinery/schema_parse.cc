@@ -98,8 +98,9 @@ void ParseTypes(const json& s, const std::string& where, Node& n) {
     n.types.push_back(type);
   }
   n.int_or_string = Flag(s, "x-kubernetes-int-or-string", where);
-  // The API server checks int-or-string fields as "type: [integer, string]".
-  if (n.int_or_string && n.types.empty()) n.types = {"integer", "string"};
+  // The API server checks int-or-string fields as "type: [integer, string]", whatever the
+  // schema's own type says.
+  if (n.int_or_string) n.types = {"integer", "string"};
 }
 
 void ParseValueLimits(const json& s, const std::string& where, Node& n) {
