@@ -148,6 +148,10 @@ asio::awaitable<void> EventRecorder::Drain() {
                    event.involved.value("kind", ""), event.ns, event.involved.value("name", ""), e.what());
     }
   }
+  // Cleared here, with no suspension after the last empty check, so a Record() arriving
+  // now always starts a new writer.
+  draining_ = false;
+  idle_signal_.cancel();
 }
 
 asio::awaitable<void> EventRecorder::Write(const Pending& event) {
