@@ -9,7 +9,7 @@
 
 #include <cmath>
 #include <regex>
-#include <set>
+#include <map>
 #include <stdexcept>
 
 #include "sandbox/apimachinery/schema_internal.h"
@@ -401,42 +401,56 @@ void Validator::CheckObject(const Node& n, const json& v, const std::string& pat
 
 // ---- list-type uniqueness (validateListSetsAndMaps) ----
 
-json MapKeyOf(const Node& list, const json& item) {
-  json key = json::object();
-  for (const auto& k : list.list_map_keys) {
-    if (auto it = item.find(k); it != item.end()) {
-      key[k] = *it;
-    } else if (list.items) {
-      auto prop = list.items->properties.find(k);
-      if (prop != list.items->properties.end() && prop->second->default_value) key[k] = *prop->second->default_value;
-    }
+// Indices where an element is seen for the second time; a third copy is not reported again,
+// as in the API server.
+std::vector<size_t> SecondOccurrences(const std::vector<json>& items) {
+  std::vector<size_t> out;
+  std::map<std::string, int> seen;
+  for (size_t i = 0; i < items.size(); ++i)
+    if (++seen[items[i].dump()] == 2) out.push_back(i);
+  return out;
+}
+
+// The key of a list-map item: a single key's value (or "unspecified" when absent or when the
+// item is null, all unspecified keys being equal), or the object of the keys present.
+json ListMapKey(const Node& list, const json& item) {
+  static const json kUnspecified = json::object({{"\x01unspecified", true}});
+  if (list.list_map_keys.size() == 1) {
+    if (!item.is_object()) return kUnspecified;
+    auto it = item.find(list.list_map_keys[0]);
+    return it == item.end() ? kUnspecified : json::array({*it});
   }
+  json key = json::object();
+  if (item.is_object())
+    for (const auto& k : list.list_map_keys)
+      if (auto it = item.find(k); it != item.end()) key[k] = *it;
   return key;
+}
+
+json ShownListMapKey(const Node& list, const json& key) {
+  if (list.list_map_keys.size() != 1) return key;
+  if (!key.is_array()) return json::object();
+  return json::object({{list.list_map_keys[0], key[0]}});
 }
 
 void CheckListTypes(const Node& n, const json& v, const std::string& path, Causes& out, bool resource_root) {
   if (v.is_array()) {
     if (n.list_type == "set") {
-      for (size_t i = 1; i < v.size(); ++i)
-        for (size_t j = 0; j < i; ++j)
-          if (JsonEqual(v[i], v[j])) {
-            out.push_back({"FieldValueDuplicate", "Duplicate value: " + GoValue(v[i]), FieldOf(Index(path, i))});
-            break;
-          }
+      std::vector<json> items(v.begin(), v.end());
+      for (size_t i : SecondOccurrences(items))
+        out.push_back({"FieldValueDuplicate", "Duplicate value: " + GoValue(v[i]), FieldOf(Index(path, i))});
     } else if (n.list_type == "map") {
-      std::vector<json> seen;
       for (size_t i = 0; i < v.size(); ++i) {
-        if (v[i].is_null()) continue;
-        if (!v[i].is_object()) {
+        if (!v[i].is_null() && !v[i].is_object()) {
           out.push_back(Invalid(Index(path, i), v[i], "must be an object for an array of list-type map"));
           return;
         }
-        json key = MapKeyOf(n, v[i]);
-        bool dup = false;
-        for (const auto& s : seen) dup = dup || s == key;
-        if (dup) out.push_back({"FieldValueDuplicate", "Duplicate value: " + GoValue(key), FieldOf(Index(path, i))});
-        else seen.push_back(std::move(key));
       }
+      std::vector<json> keys;
+      for (const auto& item : v) keys.push_back(ListMapKey(n, item));
+      for (size_t i : SecondOccurrences(keys))
+        out.push_back({"FieldValueDuplicate", "Duplicate value: " + GoValue(ShownListMapKey(n, keys[i])),
+                       FieldOf(Index(path, i))});
     }
     if (n.items)
       for (size_t i = 0; i < v.size(); ++i) CheckListTypes(*n.items, v[i], Index(path, i), out, false);
@@ -447,7 +461,8 @@ void CheckListTypes(const Node& n, const json& v, const std::string& path, Cause
     if (resource_root && (it.key() == "apiVersion" || it.key() == "kind" || it.key() == "metadata")) continue;
     auto prop = n.properties.find(it.key());
     if (prop != n.properties.end()) CheckListTypes(*prop->second, it.value(), Child(path, it.key()), out, false);
-    else if (n.additional) CheckListTypes(*n.additional, it.value(), Child(path, it.key()), out, false);
+    // Map entries are named path[key] here (field.Path.Key), unlike the dotted schema paths.
+    else if (n.additional) CheckListTypes(*n.additional, it.value(), path + "[" + it.key() + "]", out, false);
   }
 }
 

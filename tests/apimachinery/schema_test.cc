@@ -455,11 +455,32 @@ TEST_CASE("schema: allOf, anyOf and not", "[schema]") {
 TEST_CASE("schema: list-type set duplicates", "[schema]") {
   auto s = Make(R"({"type":"object","properties":{"s":{"type":"array","items":{"type":"string"},
                                                        "x-kubernetes-list-type":"set"}}})");
-  auto causes = s.Validate({{"spec", {{"s", {"a", "b", "a"}}}}});
-  REQUIRE(causes.size() == 1);
+  auto causes = s.Validate({{"spec", {{"s", {"a", "b", "a", "a"}}}}});
+  REQUIRE(causes.size() == 1);  // the third "a" is not reported again
   CHECK(causes[0].reason == "FieldValueDuplicate");
   CHECK(causes[0].field == "spec.s[2]");
   CHECK(causes[0].message == R"(Duplicate value: "a")");
+}
+
+TEST_CASE("schema: list-type map keys, missing keys and nested maps", "[schema]") {
+  auto s = Make(R"({"type":"object","properties":{
+      "ports": {"type":"array","x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["port","protocol"],
+                "items":{"type":"object","properties":{"port":{"type":"integer"},"protocol":{"type":"string"}}}},
+      "byName": {"type":"object","additionalProperties":{"type":"array","x-kubernetes-list-type":"map",
+                 "x-kubernetes-list-map-keys":["name"],
+                 "items":{"type":"object","properties":{"name":{"type":"string"}}}}}}})");
+  auto causes = s.Validate(json::parse(R"({"spec":{
+      "ports":[{"port":80,"protocol":"TCP"},{"port":80,"protocol":"UDP"},{"protocol":"TCP","port":80}],
+      "byName":{"k":[{"name":"a"},{},{"name":"a"},{}]}}})"));
+  INFO(Describe(causes));
+  REQUIRE(causes.size() == 3);
+  CHECK(Find(causes, "spec.ports[2]")->message == R"(Duplicate value: map[string]interface {}{"port":80, "protocol":"TCP"})");
+  CHECK(Find(causes, "spec.byName[k][2]")->message == R"(Duplicate value: map[string]interface {}{"name":"a"})");
+  CHECK(Find(causes, "spec.byName[k][3]")->message == "Duplicate value: map[string]interface {}{}");
+  auto not_objects = s.Validate(json::parse(R"({"spec":{"ports":[1]}})"));
+  REQUIRE(not_objects.size() == 2);  // the item type error, then the list-map check
+  CHECK(not_objects[1].field == "spec.ports[0]");
+  CHECK(not_objects[1].message == "Invalid value: 1: must be an object for an array of list-type map");
 }
 
 TEST_CASE("schema: defaults reach array items and map values but do not invent parents", "[schema]") {
