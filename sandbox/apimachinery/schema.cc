@@ -7,6 +7,7 @@
 // See docs/sandbox-schema.md.
 #include "sandbox/apimachinery/schema.h"
 
+#include <algorithm>
 #include <cmath>
 #include <regex>
 #include <map>
@@ -528,14 +529,16 @@ class Pruner {
       std::vector<std::string> drop;
       for (auto it = x.begin(); it != x.end(); ++it) {
         const std::string& k = it.key();
-        if (n && n->embedded_resource && KeepsResourceField(k, it.value())) continue;
+        if (n && n->embedded_resource && IsResourceField(k)) continue;
         const Node* child = nullptr;
         bool known = false;
         if (n) {
           if (auto p = n->properties.find(k); p != n->properties.end()) {
             child = p->second.get();
             known = true;
-          } else if (n->additional || (n->has_additional && n->additional_allows)) {
+          } else if (n->has_additional) {
+            // additionalProperties without a schema (true) keeps the key but, like the API
+            // server, prunes everything inside an object value.
             child = n->additional.get();
             known = true;
           }
@@ -544,7 +547,7 @@ class Pruner {
           drop.push_back(k);
           continue;
         }
-        if (child) Prune(it.value(), child, Child(path, k));
+        Prune(it.value(), child, Child(path, k));
       }
       for (const auto& k : drop) {
         dropped.push_back(Child(path, k));
@@ -556,19 +559,15 @@ class Pruner {
   }
 
  private:
-  static bool KeepsResourceField(const std::string& k, const json& v) {
-    if (k == "apiVersion" || k == "kind") return v.is_string();
-    if (k == "metadata") return v.is_object();
-    return false;
-  }
+  static bool IsResourceField(const std::string& k) { return k == "apiVersion" || k == "kind" || k == "metadata"; }
 
   void SkipPrune(json& x, const Node& n, const std::string& path) {
     if (x.is_object()) {
       for (auto it = x.begin(); it != x.end(); ++it) {
         const std::string& k = it.key();
-        if (n.embedded_resource && (k == "apiVersion" || k == "kind" || k == "metadata")) continue;
+        if (n.embedded_resource && IsResourceField(k)) continue;
         if (auto p = n.properties.find(k); p != n.properties.end()) Prune(it.value(), p->second.get(), Child(path, k));
-        else if (n.additional) Prune(it.value(), n.additional.get(), Child(path, k));
+        else if (n.has_additional) Prune(it.value(), n.additional.get(), Child(path, k));
       }
     } else if (x.is_array() && n.items) {
       for (size_t i = 0; i < x.size(); ++i) SkipPrune(x[i], *n.items, Index(path, i));
@@ -613,6 +612,7 @@ std::vector<std::string> StructuralSchema::Prune(nlohmann::json& object) const {
   root.embedded_resource = true;  // apiVersion, kind and metadata always survive at the root
   Pruner pruner;
   pruner.Prune(object, &root, "");
+  std::sort(pruner.dropped.begin(), pruner.dropped.end());
   return pruner.dropped;
 }
 
