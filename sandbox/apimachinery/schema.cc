@@ -469,17 +469,19 @@ void CheckListTypes(const Node& n, const json& v, const std::string& path, Cause
 
 // ---- defaulting (PruneNonNullableNullsWithoutDefaults, then Default) ----
 
+const Node* SchemaForField(const Node& n, const std::string& key) {
+  if (auto p = n.properties.find(key); p != n.properties.end()) return p->second.get();
+  return n.additional.get();
+}
+
 void DropNonNullableNulls(const Node& n, json& x) {
   if (x.is_object()) {
     std::vector<std::string> drop;
     for (auto it = x.begin(); it != x.end(); ++it) {
-      auto prop = n.properties.find(it.key());
-      if (prop == n.properties.end()) {
-        if (n.additional) DropNonNullableNulls(*n.additional, it.value());
-        continue;
-      }
-      if (it->is_null() && !prop->second->default_value && !prop->second->nullable) drop.push_back(it.key());
-      else DropNonNullableNulls(*prop->second, it.value());
+      const Node* field = SchemaForField(n, it.key());
+      if (!field) continue;
+      if (it->is_null() && !field->default_value && !field->nullable) drop.push_back(it.key());
+      else DropNonNullableNulls(*field, it.value());
     }
     for (const auto& k : drop) x.erase(k);
   } else if (x.is_array() && n.items) {

@@ -489,10 +489,11 @@ TEST_CASE("schema: defaults reach array items and map values but do not invent p
       "withDefault": {"type":"object","default":{},"properties":{"y":{"type":"string","default":"z"}}},
       "list": {"type":"array","items":{"type":"object","properties":{"w":{"type":"integer","default":7}}}},
       "map": {"type":"object","additionalProperties":{"type":"object","properties":{"v":{"type":"boolean","default":true}}}},
+      "strings": {"type":"object","additionalProperties":{"type":"string"}},
       "gone": {"type":"string"},
       "kept": {"type":"string","nullable":true}}})");
   json obj = {{"spec", {{"list", {json::object(), {{"w", 2}}}}, {"map", {{"k", json::object()}}}, {"gone", nullptr},
-                        {"kept", nullptr}}}};
+                        {"kept", nullptr}, {"strings", {{"a", "x"}, {"b", nullptr}}}}}};
   s.ApplyDefaults(obj);
   CHECK_FALSE(obj["spec"].contains("opt"));
   CHECK(obj["spec"]["withDefault"] == json({{"y", "z"}}));
@@ -500,6 +501,7 @@ TEST_CASE("schema: defaults reach array items and map values but do not invent p
   CHECK(obj["spec"]["map"]["k"]["v"] == true);
   CHECK_FALSE(obj["spec"].contains("gone"));  // a non-nullable null without a default is dropped
   CHECK(obj["spec"]["kept"].is_null());
+  CHECK(obj["spec"]["strings"] == json({{"a", "x"}}));
 }
 
 TEST_CASE("schema: pruning honours preserve-unknown-fields and embedded resources", "[schema]") {
