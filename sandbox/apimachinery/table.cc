@@ -159,7 +159,7 @@ std::vector<PrinterColumn> DeploymentColumns() {
       Col("Ready", "string", "Number of the pod with ready state",
           [](const json& o, kube::TimePoint) {
             return json(std::to_string(Int(o, {"status", "readyReplicas"})) + "/" +
-                        std::to_string(Int(o, {"spec", "replicas"}, 1)));
+                        std::to_string(Int(o, {"spec", "replicas"})));
           }),
       Col("Up-to-date", "string", "Total number of non-terminated pods targeted by this deployment that have the desired template spec.",
           [](const json& o, kube::TimePoint) { return json(Int(o, {"status", "updatedReplicas"})); }),
@@ -291,7 +291,7 @@ std::vector<PrinterColumn> HpaColumns() {
           Col("MinPods", "string", "minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down.",
               [](const json& o, kube::TimePoint) {
                 const json* v = At(o, {"spec", "minReplicas"});
-                return v && v->is_number() ? json(v->get<int64_t>()) : json("<unset>");
+                return json(v && v->is_number() ? std::to_string(v->get<int64_t>()) : "<unset>");
               }),
           Col("MaxPods", "string", "maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up.",
               [](const json& o, kube::TimePoint) { return json(Int(o, {"spec", "maxReplicas"})); }),
@@ -301,9 +301,9 @@ std::vector<PrinterColumn> HpaColumns() {
 }
 
 std::vector<PrinterColumn> IngressColumns() {
-  return {Col("Class", "string", "ingressClassName is the name of an IngressClass cluster resource.",
+  return {Col("Class", "string", "The name of the IngressClass resource that should be used for additional configuration",
               [](const json& o, kube::TimePoint) { return json(Str(o, {"spec", "ingressClassName"}, "<none>")); }),
-          Col("Hosts", "string", "Hosts that incoming requests are mapped to.",
+          Col("Hosts", "string", "Hosts that incoming requests are matched against before the ingress rule",
               [](const json& o, kube::TimePoint) {
                 std::vector<std::string> hosts;
                 for (const auto& r : List(o, {"spec", "rules"})) {
@@ -324,10 +324,8 @@ std::vector<PrinterColumn> IngressColumns() {
 
 std::string EventSource(const json& o) {
   std::string component = Str(o, {"source", "component"}), host = Str(o, {"source", "host"});
-  if (component.empty()) {
-    component = Str(o, {"reportingComponent"});
-    host = Str(o, {"reportingInstance"});
-  }
+  if (component.empty()) component = Str(o, {"reportingComponent"});
+  if (host.empty()) host = Str(o, {"reportingInstance"});
   return host.empty() ? component : component + ", " + host;
 }
 

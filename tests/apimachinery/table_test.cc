@@ -181,6 +181,13 @@ TEST_CASE("table: other built-in kinds", "[table]") {
                 "metrics":[{"type":"Resource","resource":{"name":"cpu","target":{"type":"Utilization","averageUtilization":80}}}]},
         "status":{"currentReplicas":2,"currentMetrics":[{"type":"Resource","resource":{"name":"cpu","current":{"averageUtilization":35}}}]}})")) ==
         json::array({"h", "Deployment/podinfo", "cpu: 35%/80%", "<unset>", 5, 2, "<unknown>"}));
+  CHECK(cells("autoscaling", "HorizontalPodAutoscaler", json::parse(R"({"metadata":{"name":"h"},
+        "spec":{"scaleTargetRef":{"kind":"Deployment","name":"p"},"minReplicas":2,"maxReplicas":5,"metrics":[
+          {"type":"Pods","pods":{"metric":{"name":"rps"},"target":{"type":"AverageValue","averageValue":"100"}}},
+          {"type":"External","external":{"metric":{"name":"q"},"target":{"type":"AverageValue","averageValue":"30"}}},
+          {"type":"Resource","resource":{"name":"memory","target":{"type":"AverageValue","averageValue":"1Gi"}}}]},
+        "status":{"currentMetrics":[{"type":"Pods","pods":{"current":{"averageValue":"42"}}}]}})"))[2] ==
+        "42/100, <unknown>/30 (avg) + 1 more...");
   CHECK(cells("networking.k8s.io", "Ingress", json::parse(R"({"metadata":{"name":"i"},
         "spec":{"ingressClassName":"nginx","rules":[{"host":"a.example.com"},{"host":"b.example.com"}],"tls":[{}]},
         "status":{"loadBalancer":{"ingress":[{"ip":"1.2.3.4"}]}}})")) ==
@@ -194,18 +201,21 @@ TEST_CASE("table: other built-in kinds", "[table]") {
         "status":{"desiredNumberScheduled":3,"currentNumberScheduled":3,"numberReady":2,"updatedNumberScheduled":3,"numberAvailable":2}})")) ==
         json::array({"d", 3, 3, 2, 3, 2, "os=linux", "<unknown>", "c", "i", ""}));
   CHECK(cells("example.com", "Widget", {{"metadata", meta}}) == json::array({"x", "60s"}));
+  CHECK(cells("apps", "Deployment", {{"metadata", meta}})[1] == "0/0");
 }
 
 TEST_CASE("table: events lead with Last Seen and keep Name for -o wide", "[table]") {
   json event = json::parse(R"({"metadata":{"name":"podinfo.1"},"type":"Warning","reason":"Rollback",
       "involvedObject":{"kind":"Canary","name":"podinfo","fieldPath":"spec"},"source":{"component":"sluice"},
+      "reportingInstance":"sluice-7d9f","reportingComponent":"ignored-when-source-is-set",
       "message":"  Canary failed checks  ","count":3,
       "firstTimestamp":"2026-11-26T11:50:00Z","lastTimestamp":"2026-11-26T11:59:30Z"})");
   json table = MakeTable({event}, BuiltinColumns("", "Event"), "None", kNow, "1");
   CHECK(table["columnDefinitions"][0]["name"] == "Last Seen");
   CHECK(table["columnDefinitions"].back()["format"] == "name");
   CHECK(table["rows"][0]["cells"] == json::array({"30s (x3 over 10m)", "Warning", "Rollback", "canary/podinfo", "spec",
-                                                  "sluice", "Canary failed checks", "10m", 3, "podinfo.1"}));
+                                                  "sluice, sluice-7d9f", "Canary failed checks", "10m", 3,
+                                                  "podinfo.1"}));
 }
 
 TEST_CASE("jsonpath: fields, indices, wildcards and filters", "[table][jsonpath]") {
