@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 
 #include "crd_fixtures.h"
@@ -237,6 +238,49 @@ TEST_CASE("HTTPRoute: list semantics come from x-kubernetes-list-type", "[schema
   CHECK(semantics({"spec", "hostnames"}).type == ListSemantics::Type::kAtomic);
   CHECK(semantics({"spec", "rules", "filters", "cors", "allowMethods"}).type == ListSemantics::Type::kSet);
   CHECK(semantics({"spec", "no", "such", "list"}).type == ListSemantics::Type::kAtomic);
+}
+
+// Collects the JSON pointer of every value in `v`.
+void Pointers(const json& v, const json::json_pointer& at, std::vector<json::json_pointer>& out) {
+  out.push_back(at);
+  if (v.is_object())
+    for (auto it = v.begin(); it != v.end(); ++it) Pointers(it.value(), at / it.key(), out);
+  else if (v.is_array())
+    for (size_t i = 0; i < v.size(); ++i) Pointers(v[i], at / i, out);
+}
+
+TEST_CASE("HTTPRoute: mangled routes are answered with causes, never a crash", "[schema][crd]") {
+  REQUIRE_SCHEMA(schema, HttpRouteSchema);
+  const json replacements = json::array({nullptr, 1.5, -7, "x", json::array(), json::object(), true,
+                                         std::string(5000, 'a'), 9223372036854775807LL, json::array({1, "a", nullptr})});
+  std::mt19937 rng(7);
+  int refused = 0;
+  for (int round = 0; round < 400; ++round) {
+    json route = ValidRoute();
+    std::vector<json::json_pointer> pointers;
+    Pointers(route, json::json_pointer(), pointers);
+    const auto& target = pointers[rng() % pointers.size()];
+    if (target.empty()) continue;
+    route[target] = replacements[rng() % replacements.size()];
+    INFO(target.to_string() << " = " << route[target].dump().substr(0, 80));
+    REQUIRE_NOTHROW(schema->Prune(route));
+    REQUIRE_NOTHROW(schema->ApplyDefaults(route));
+    std::vector<kube::StatusCause> causes;
+    REQUIRE_NOTHROW(causes = schema->Validate(route));
+    for (const auto& c : causes) {
+      CHECK_FALSE(c.reason.empty());
+      CHECK_FALSE(c.message.empty());
+      CHECK_FALSE(c.field.empty());
+    }
+    if (!causes.empty()) ++refused;
+  }
+  CHECK(refused > 100);  // most mutations break the schema somewhere
+  for (const json& odd : {json(nullptr), json::array({1}), json("text"), json(3)}) {
+    json copy = odd;
+    CHECK_NOTHROW(schema->Prune(copy));
+    CHECK_NOTHROW(schema->ApplyDefaults(copy));
+    CHECK_FALSE(schema->Validate(copy).empty());
+  }
 }
 
 json ValidVirtualService() {

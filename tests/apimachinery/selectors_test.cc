@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <random>
+
 #include "sandbox/apimachinery/selectors.h"
 
 namespace sluice::apimachinery {
@@ -127,6 +129,27 @@ TEST_CASE("field selector: unknown fields and bad syntax", "[selectors]") {
                     Catch::Equals(R"("spec.x" is not a known field selector: only "metadata.name", "metadata.namespace")"));
   CHECK_THROWS_WITH(FieldSelector::Parse("metadata.name=a,status.phase!=Running"), Catch::Contains("\"status.phase\""));
   CHECK_THROWS_WITH(FieldSelector::Parse("metadata.name"), Catch::Contains("can't understand 'metadata.name'"));
+}
+
+TEST_CASE("selectors: random input parses or is refused with invalid_argument", "[selectors]") {
+  const std::string alphabet = "ab=!,() in notin<>\\x/.-_9";
+  std::mt19937 rng(11);
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    for (size_t n = rng() % 16; n > 0; --n) text += alphabet[rng() % alphabet.size()];
+    INFO(text);
+    try {
+      auto s = LabelSelector::Parse(text);
+      s.Matches(kWeb);
+    } catch (const std::invalid_argument&) {
+    }
+    try {
+      auto f = FieldSelector::Parse("metadata.name" + text);
+      f.Matches(Obj("a", "b"));
+    } catch (const std::invalid_argument&) {
+    }
+  }
+  SUCCEED("no other exception escaped");
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <random>
+
 #include "crd_fixtures.h"
 #include "sandbox/apimachinery/table.h"
 
@@ -253,6 +255,22 @@ TEST_CASE("jsonpath: fields, indices, wildcards and filters", "[table][jsonpath]
   CHECK_THROWS_AS(EvalJsonPath(obj, ".spec.containers[1"), std::invalid_argument);
   CHECK_THROWS_AS(EvalJsonPath(obj, ".a[?(x==1)]"), std::invalid_argument);
   CHECK_THROWS_AS(EvalJsonPath(obj, "{.a"), std::invalid_argument);
+}
+
+TEST_CASE("jsonpath: random paths evaluate or are refused with invalid_argument", "[table][jsonpath]") {
+  const std::string alphabet = ".[]*?()@=!<>'\"0-1:$abc{} \\";
+  json obj = json::parse(R"({"a":[{"b":1,"c":"x"},{"b":2}],"b":{"c":[1,2,3]}})");
+  std::mt19937 rng(5);
+  for (int round = 0; round < 5000; ++round) {
+    std::string path;
+    for (size_t n = rng() % 14; n > 0; --n) path += alphabet[rng() % alphabet.size()];
+    INFO(path);
+    try {
+      EvalJsonPath(obj, path);
+    } catch (const std::invalid_argument&) {
+    }
+  }
+  SUCCEED("no other exception escaped");
 }
 
 }  // namespace
