@@ -339,6 +339,8 @@ class StrategicMerger {
         names.pop_back();
         return;
       }
+      if (!it->is_array())
+        BadSmp(names, "the list directives name a list, but the patch sets it to a " + std::string(it->type_name()));
       patch_list = &*it;
     }
     const json* order = DirectiveList(patch, kSetElementOrder + field, names);
