@@ -201,20 +201,26 @@ asio::awaitable<void> Informer::Run() {
   int failures = 0;
   bool expired_without_progress = false;
   while (!stopped_) {
+    uint64_t events_before = stats_.events;
     try {
       if (relist_needed_) {
         co_await ListAndReplace();
         relist_needed_ = false;
       }
       if (stopped_) break;
-      uint64_t before = stats_.events;
+      events_before = stats_.events;
       co_await WatchOnce();
       failures = 0;
-      if (stats_.events != before) expired_without_progress = false;
+      expired_without_progress = false;
       continue;
     } catch (const ApiError& e) {
       stream_.reset();
       if (stopped_) break;
+      // A watch that delivered events was healthy: what follows is a new failure streak.
+      if (stats_.events != events_before) {
+        failures = 0;
+        expired_without_progress = false;
+      }
       if (e.IsExpired()) {
         ++stats_.relists_after_expired;
         relist_needed_ = true;
@@ -232,6 +238,7 @@ asio::awaitable<void> Informer::Run() {
     } catch (const std::exception& e) {
       stream_.reset();
       if (stopped_) break;
+      if (stats_.events != events_before) failures = 0;
       ++stats_.watch_errors;
       spdlog::warn("informer {}: list/watch failed: {}", Describe(), e.what());
     }

@@ -296,3 +296,23 @@ TEST_CASE("informer: bad construction is refused with a clear error", "[informer
                     Catch::Contains("cluster-scoped"));
   CHECK_THROWS_WITH(Informer::Create(nullptr, ConfigMapsResource()), Catch::Contains("client is null"));
 }
+
+TEST_CASE("informer: a server that expires every fresh version is not hammered", "[informer]") {
+  Fixture f;
+  f.client->Seed(ConfigMapsResource(), ConfigMap("a", "one", "1"));
+  InformerOptions o;
+  o.initial_backoff = 50ms;
+  o.max_backoff = 50ms;
+  f.client->FailNext("watch", ApiError::Expired("too old resource version"), 1000);
+  auto inf = f.StartInformer(o);
+  RunFor(f.io, 300ms);
+  // One immediate relist, then one per backoff (25-50 ms): a dozen at most, not thousands.
+  CHECK(f.client->Calls("list") >= 3);
+  CHECK(f.client->Calls("list") <= 14);
+  CHECK(f.rec.log == std::vector<std::string>{"add a/one"});  // relists found nothing new
+  f.client->ClearFailures();
+  f.AwaitWatch();
+  f.client->Seed(ConfigMapsResource(), ConfigMap("a", "two", "1"));
+  REQUIRE(RunUntil(f.io, [&] { return inf->size() == 2; }));
+  inf->Stop();
+}
