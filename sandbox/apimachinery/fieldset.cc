@@ -11,6 +11,10 @@ using Names = std::vector<std::string>;
 
 bool IsContainer(const json& v) { return v.is_object() || v.is_array(); }
 
+bool AtomicObject(const ListSemanticsFn& lists, const Names& names) {
+  return lists && !names.empty() && lists(names).atomic_object;
+}
+
 std::string NamesString(const Names& names) {
   std::string out;
   for (const auto& n : names) out += (out.empty() ? "" : ".") + n;
@@ -236,7 +240,7 @@ class SetBuilder {
 
  private:
   void Value(const json& value, Names& names, FieldPath& path, FieldSet& out) {
-    if (value.is_object()) {
+    if (value.is_object() && !AtomicObject(lists_, names)) {
       Object(value, names, path, out);
     } else if (value.is_array()) {
       List(value, names, path, out);
@@ -277,7 +281,7 @@ class Comparer {
     if (!l && !r) return;
     const json& any = l ? *l : *r;
     const bool same_shape = !l || !r || (l->is_object() == r->is_object() && l->is_array() == r->is_array());
-    if (!same_shape || !IsContainer(any)) {
+    if (!same_shape || !IsContainer(any) || (any.is_object() && AtomicObject(lists_, names))) {
       Leaf(l, r, path);
       return;
     }

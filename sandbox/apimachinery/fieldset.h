@@ -63,8 +63,8 @@ std::optional<nlohmann::json> ListItemKey(const nlohmann::json& item, const std:
 PathElement KeyElement(const nlohmann::json& key);
 PathElement ValueElement(const nlohmann::json& value);
 
-// The fields an object sets, with lists split by their semantics (an atomic list is one leaf,
-// set and map items are members of their own). When `strict`, throws std::invalid_argument
+// The fields an object sets, with lists split by their semantics (an atomic list or atomic
+// object is one leaf, set and map items are members of their own). When `strict`, throws std::invalid_argument
 // naming the list when a map-list item lacks a key or two items share one (an applied intent
 // must be exact); otherwise such a list counts as atomic.
 FieldSet FieldSetOf(const nlohmann::json& object, const ListSemanticsFn& lists, bool strict = true);

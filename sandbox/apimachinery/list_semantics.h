@@ -12,6 +12,11 @@ struct ListSemantics {
   enum class Type { kAtomic, kSet, kMap };
   Type type = Type::kAtomic;
   std::vector<std::string> keys;  // kMap: the merge keys (e.g. {"name"}, {"containerPort","protocol"})
+  // Asked about a path that names an object rather than a list: true when server-side apply
+  // replaces and owns that object whole (+structType=atomic, +mapType=atomic,
+  // x-kubernetes-map-type: atomic), e.g. a Deployment's spec.selector or a Service's selector.
+  // Strategic merge patch ignores it, as the API server's does.
+  bool atomic_object = false;
 };
 
 // `field_path` is the path of field names from the object root to the list, without indices,

@@ -199,7 +199,7 @@ class ApplyMerger {
   explicit ApplyMerger(const ListSemanticsFn& lists) : lists_(lists) {}
 
   json Merge(const json* live, const json& config, Names& names) const {
-    if (config.is_object()) {
+    if (config.is_object() && !(lists_ && !names.empty() && lists_(names).atomic_object)) {
       json result = live && live->is_object() ? *live : json::object();
       for (const auto& [key, value] : config.items()) {
         if (value.is_null()) {

@@ -248,6 +248,32 @@ TEST_CASE("ssa: ports are keyed by containerPort and protocol with TCP as defaul
                              "k:{\"containerPort\":80,\"protocol\":\"TCP\"}"}));
 }
 
+TEST_CASE("ssa: an atomic selector is replaced and owned whole", "[managed][ssa]") {
+  auto svc_lists = BuiltinListSemantics("", "Service");
+  auto service = [](const json& selector) {
+    return json{{"apiVersion", "v1"},
+                {"kind", "Service"},
+                {"metadata", {{"name", "podinfo"}, {"namespace", "test"}}},
+                {"spec", {{"selector", selector}}}};
+  };
+  ApplyRequest gitops = By("gitops");
+  gitops.api_version = "v1";
+  json live = ServerSideApply(nullptr, service({{"app", "podinfo"}, {"version", "v1"}}), gitops, svc_lists, kT0);
+  CHECK(live["metadata"]["managedFields"][0]["fieldsV1"] == json::parse(R"({"f:spec": {"f:selector": {}}})"));
+
+  ApplyRequest sluice = By("sluice");
+  sluice.api_version = "v1";
+  json primary = service({{"app", "podinfo-primary"}});
+  auto e = Raised([&] { ServerSideApply(live, primary, sluice, svc_lists, kT0); });
+  REQUIRE(e.causes().size() == 1);
+  CHECK(e.causes()[0].field == ".spec.selector");
+
+  sluice.force = true;
+  json out = ServerSideApply(live, primary, sluice, svc_lists, kT0);
+  CHECK(out["spec"]["selector"] == json{{"app", "podinfo-primary"}});
+  CHECK(Entry(out, "gitops", "Apply") == nullptr);
+}
+
 TEST_CASE("ssa: bad requests", "[managed][ssa]") {
   auto no_manager = Raised([] { Apply(nullptr, Intent({{"replicas", 1}}), By("")); });
   CHECK(no_manager.code() == 422);

@@ -335,6 +335,14 @@ TEST_CASE("list semantics: facts of the built-in kinds", "[patch][lists]") {
             Type::kAtomic);
   CheckList(BuiltinListSemantics("coordination.k8s.io", "Lease"), {"metadata", "finalizers"}, Type::kSet);
   CheckList(BuiltinListSemantics("", "ConfigMap"), {"spec", "template", "spec", "containers"}, Type::kAtomic);
+
+  CHECK(deploy({"spec", "selector"}).atomic_object);
+  CHECK(deploy(at({"nodeSelector"})).atomic_object);
+  CHECK(deploy(at({"containers", "env", "valueFrom", "secretKeyRef"})).atomic_object);
+  CHECK_FALSE(deploy({"spec", "template"}).atomic_object);
+  CHECK_FALSE(deploy(at({"containers"})).atomic_object);
+  CHECK(svc({"spec", "selector"}).atomic_object);
+  CHECK(BuiltinListSemantics("networking.k8s.io", "Ingress")({"spec", "defaultBackend", "service", "port"}).atomic_object);
 }
 
 // What `kubectl apply` (client side) sends for an existing Deployment whose manifest dropped
