@@ -238,14 +238,15 @@ asio::awaitable<void> BeastTransport::PrepareCredentials() {
 
 asio::awaitable<std::unique_ptr<Connection>> BeastTransport::Connect(Clock::time_point deadline) {
   auto conn = std::make_unique<Connection>();
-  tcp::resolver resolver(ex_);
+  // getaddrinfo has no deadline of its own; the timer cancels it. The timer's handler may
+  // already be queued when the resolve completes, so it holds the resolver itself.
+  auto resolver = std::make_shared<tcp::resolver>(ex_);
   asio::steady_timer resolve_timer(ex_);
-  // getaddrinfo has no deadline of its own; the timer cancels it.
   resolve_timer.expires_at(std::min(deadline, Clock::now() + options_.connect_timeout));
-  resolve_timer.async_wait([&resolver](boost::system::error_code ec) {
-    if (!ec) resolver.cancel();
+  resolve_timer.async_wait([resolver](boost::system::error_code ec) {
+    if (!ec) resolver->cancel();
   });
-  auto [rec, results] = co_await resolver.async_resolve(endpoint_.host, endpoint_.port, kTuple);
+  auto [rec, results] = co_await resolver->async_resolve(endpoint_.host, endpoint_.port, kTuple);
   resolve_timer.cancel();
   if (rec) {
     if (rec == asio::error::operation_aborted)
