@@ -1,12 +1,15 @@
 #include "sandbox/apimachinery/yaml_json.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <optional>
 #include <regex>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -120,37 +123,25 @@ json ResolvePlainScalar(const std::string& s) {
   return s;
 }
 
-json ResolveTaggedScalar(const YAML::Node& node) {
-  const std::string& tag = node.Tag();
-  const std::string& s = node.Scalar();
+json ResolveTaggedScalar(const std::string& tag, const std::string& s, const YAML::Mark& mark) {
   if (tag == "!" || tag == kStrTag) return s;
   if (tag == kNullTag) return nullptr;
   if (tag == kBoolTag) {
     if (auto b = ResolveBool(s)) return *b;
-    throw std::invalid_argument(Where(node.Mark()) + ": cannot decode !!str `" + s + "` as a !!bool");
+    throw std::invalid_argument(Where(mark) + ": cannot decode !!str `" + s + "` as a !!bool");
   }
   if (tag == kIntTag) {
     if (auto i = ParseInteger(s)) return *i;
-    throw std::invalid_argument(Where(node.Mark()) + ": cannot decode !!str `" + s + "` as a !!int");
+    throw std::invalid_argument(Where(mark) + ": cannot decode !!str `" + s + "` as a !!int");
   }
   if (tag == kFloatTag) {
     if (auto i = ParseInteger(s)) return *i;
     if (auto f = ParseFloat(s)) return *f;
-    throw std::invalid_argument(Where(node.Mark()) + ": cannot decode !!str `" + s + "` as a !!float");
+    throw std::invalid_argument(Where(mark) + ": cannot decode !!str `" + s + "` as a !!float");
   }
   // Plain scalars carry "?"; any other local tag is kept as its text, as go-yaml does.
   if (tag == "?" || tag.empty()) return ResolvePlainScalar(s);
   return s;
-}
-
-json Convert(const YAML::Node& node, int depth);
-
-std::string KeyText(const YAML::Node& key) {
-  if (key.IsNull()) return "null";
-  if (!key.IsScalar())
-    throw std::invalid_argument(Where(key.Mark()) + ": a mapping key must be a scalar, not a " +
-                                (key.IsMap() ? std::string("mapping") : std::string("sequence")));
-  return key.Scalar();
 }
 
 void MergeInto(json& target, const json& source) {
@@ -159,69 +150,173 @@ void MergeInto(json& target, const json& source) {
     if (!target.contains(it.key())) target[it.key()] = it.value();
 }
 
-json ConvertMap(const YAML::Node& node, int depth) {
-  json out = json::object();
-  json merged = json::object();
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    std::string key = KeyText(it->first);
-    if (key == "<<" && it->first.Tag() == "?") {
-      json value = Convert(it->second, depth + 1);
-      if (value.is_array()) {
-        for (const auto& m : value) MergeInto(merged, m);
-      } else if (value.is_object()) {
-        MergeInto(merged, value);
-      } else {
-        throw std::invalid_argument(Where(it->first.Mark()) + ": map merge requires a map or a sequence of maps");
-      }
-      continue;
+size_t CountValues(const json& v, size_t limit) {
+  size_t n = 1;
+  if (v.is_object() || v.is_array())
+    for (const auto& child : v) {
+      n += CountValues(child, limit);
+      if (n > limit) break;
     }
-    out[key] = Convert(it->second, depth + 1);
-  }
-  MergeInto(out, merged);
-  return out;
+  return n;
 }
 
-json Convert(const YAML::Node& node, int depth) {
-  // Aliases can make a document exponentially large; refuse pathological nesting instead of
-  // exhausting the stack.
-  if (depth > 512) throw std::invalid_argument(Where(node.Mark()) + ": document nested too deeply");
-  switch (node.Type()) {
-    case YAML::NodeType::Undefined:
-    case YAML::NodeType::Null:
-      return nullptr;
-    case YAML::NodeType::Scalar:
-      return ResolveTaggedScalar(node);
-    case YAML::NodeType::Sequence: {
-      json out = json::array();
-      for (const auto& item : node) out.push_back(Convert(item, depth + 1));
-      return out;
-    }
-    case YAML::NodeType::Map:
-      return ConvertMap(node, depth);
+// A few aliases can stand for an exponentially large document ("billion laughs"); go-yaml
+// refuses excessive aliasing and so do we.
+constexpr size_t kMaxValues = 1000000;
+constexpr size_t kMaxDepth = 512;
+
+// Builds JSON straight from parser events. Driving the parser ourselves (rather than
+// YAML::LoadAll) lets us stop on input such as ",a", where yaml-cpp 0.7 never consumes the
+// stray ',' and would hand out empty documents forever.
+class JsonBuilder : public YAML::EventHandler {
+ public:
+  std::optional<json> document;
+  YAML::Mark start;
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    document.reset();
+    stack_.clear();
+    anchors_.clear();
+    values_ = 0;
+    start = mark;
   }
-  return nullptr;
+  void OnDocumentEnd() override {
+    if (!document) document = json(nullptr);
+  }
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { Add(nullptr, "null", true, anchor, mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) throw std::invalid_argument(Where(mark) + ": unknown anchor referenced");
+    values_ += CountValues(it->second, kMaxValues);
+    Add(it->second, it->second.is_string() ? it->second.get<std::string>() : it->second.dump(),
+        !it->second.is_object() && !it->second.is_array(), 0, mark);
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    Frame* map = stack_.empty() || !stack_.back().value.is_object() ? nullptr : &stack_.back();
+    // A plain "<<" in key position is a merge key, not a field called "<<".
+    if (map && !map->key && tag == "?" && value == "<<") {
+      map->key = "<<";
+      map->merging = true;
+      return;
+    }
+    Add(ResolveTaggedScalar(tag, value, mark), value, true, anchor, mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Push(json::array(), anchor, mark);
+  }
+  void OnSequenceEnd() override { Pop(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    Push(json::object(), anchor, mark);
+  }
+  void OnMapEnd() override {
+    MergeInto(stack_.back().value, stack_.back().merged);
+    Pop();
+  }
+
+ private:
+  struct Frame {
+    json value;
+    YAML::anchor_t anchor;
+    YAML::Mark mark;
+    std::optional<std::string> key;  // a map's key waiting for its value
+    bool merging = false;
+    json merged = json::object();
+  };
+
+  void Push(json value, YAML::anchor_t anchor, const YAML::Mark& mark) {
+    if (stack_.size() >= kMaxDepth) throw std::invalid_argument(Where(mark) + ": document nested too deeply");
+    stack_.push_back({std::move(value), anchor, mark});
+  }
+
+  void Pop() {
+    Frame f = std::move(stack_.back());
+    stack_.pop_back();
+    Add(std::move(f.value), "", false, f.anchor, f.mark);
+  }
+
+  void Add(json value, const std::string& text, bool scalar, YAML::anchor_t anchor, const YAML::Mark& mark) {
+    if (++values_ > kMaxValues)
+      throw std::invalid_argument(Where(mark) + ": document contains excessive aliasing (more than " +
+                                  std::to_string(kMaxValues) + " values)");
+    if (anchor) anchors_[anchor] = value;
+    if (stack_.empty()) {
+      document = std::move(value);
+      return;
+    }
+    Frame& parent = stack_.back();
+    if (parent.value.is_array()) {
+      parent.value.push_back(std::move(value));
+      return;
+    }
+    if (!parent.key) {
+      if (!scalar)
+        throw std::invalid_argument(Where(mark) + ": a mapping key must be a scalar, not a " +
+                                    (value.is_object() ? std::string("mapping") : std::string("sequence")));
+      parent.key = text;
+      return;
+    }
+    if (parent.merging) {
+      if (value.is_array()) {
+        for (const auto& m : value) MergeInto(parent.merged, m);
+      } else if (value.is_object()) {
+        MergeInto(parent.merged, value);
+      } else {
+        throw std::invalid_argument(Where(mark) + ": map merge requires a map or a sequence of maps");
+      }
+      parent.merging = false;
+    } else {
+      parent.value[*parent.key] = std::move(value);
+    }
+    parent.key.reset();
+  }
+
+  std::vector<Frame> stack_;
+  std::map<YAML::anchor_t, json> anchors_;
+  size_t values_ = 0;
+};
+
+// Calls `each` for every document; refuses a stream that stops making progress.
+template <typename Each>
+void ForEachDocument(std::string_view text, Each each) {
+  std::istringstream in{std::string(text)};
+  try {
+    YAML::Parser parser(in);
+    JsonBuilder builder;
+    std::optional<size_t> last_start;
+    while (parser.HandleNextDocument(builder)) {
+      if (last_start && *last_start == static_cast<size_t>(builder.start.pos))
+        throw std::invalid_argument(Where(builder.start) + ": did not find expected node content");
+      last_start = static_cast<size_t>(builder.start.pos);
+      if (!each(std::move(*builder.document))) return;
+    }
+  } catch (const YAML::Exception& e) {
+    throw std::invalid_argument(Where(e.mark) + ": " + e.msg);
+  }
 }
 
 }  // namespace
 
 nlohmann::json ParseYaml(std::string_view text) {
-  try {
-    return Convert(YAML::Load(std::string(text)), 0);
-  } catch (const YAML::Exception& e) {
-    throw std::invalid_argument(Where(e.mark) + ": " + e.msg);
-  }
+  json first;
+  bool have = false;
+  // Later documents are read too, so that trailing garbage is an error rather than ignored.
+  ForEachDocument(text, [&](json doc) {
+    if (!have) first = std::move(doc);
+    have = true;
+    return true;
+  });
+  return first;
 }
 
 std::vector<nlohmann::json> ParseYamlDocuments(std::string_view text) {
   std::vector<nlohmann::json> out;
-  try {
-    for (const auto& doc : YAML::LoadAll(std::string(text))) {
-      json value = Convert(doc, 0);
-      if (!value.is_null()) out.push_back(std::move(value));
-    }
-  } catch (const YAML::Exception& e) {
-    throw std::invalid_argument(Where(e.mark) + ": " + e.msg);
-  }
+  ForEachDocument(text, [&](json doc) {
+    if (!doc.is_null()) out.push_back(std::move(doc));
+    return true;
+  });
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <random>
+
 #include "crd_fixtures.h"
 #include "sandbox/apimachinery/yaml_json.h"
 
@@ -97,6 +99,38 @@ TEST_CASE("yaml: the real CRDs load with their printer columns intact", "[yaml][
                          ["properties"]["backendRefs"]["items"]["properties"]["weight"];
   CHECK(weight["maximum"] == 1000000);
   CHECK(weight["default"] == 1);
+}
+
+TEST_CASE("yaml: hostile input is refused with invalid_argument, never a crash", "[yaml]") {
+  CHECK_THROWS_AS(ParseYaml(std::string(100000, '[')), std::invalid_argument);
+  std::string dashes;
+  for (int i = 0; i < 1000; ++i) dashes += "- ";
+  CHECK_THROWS_AS(ParseYaml(dashes + "x\n"), std::invalid_argument);
+  CHECK_THROWS_AS(ParseYaml(std::string(600, '[') + std::string(600, ']')), std::invalid_argument);
+  // yaml-cpp 0.7 never consumes a stray top-level ',' and would produce empty documents forever.
+  CHECK_THROWS_WITH(ParseYamlDocuments(",a"), Catch::Contains("did not find expected node content"));
+  CHECK_THROWS_WITH(ParseYamlDocuments("- [a]\n,"), Catch::Contains("line 2"));
+  CHECK_THROWS_AS(ParseYaml(",{?}\n 5-]"), std::invalid_argument);
+  CHECK_THROWS_WITH(ParseYaml("a: 1\n---\n,b"), Catch::Contains("did not find expected node content"));
+  CHECK_NOTHROW(ParseYaml(std::string(100, '[') + std::string(100, ']')));
+  std::string laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  for (char c = 'b'; c <= 'h'; ++c)
+    laughs += std::string(1, c) + ": &" + c + " [*" + char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) + ", *" +
+              char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) +
+              ", *" + char(c - 1) + ", *" + char(c - 1) + "]\n";
+  CHECK_THROWS_WITH(ParseYaml(laughs), Catch::Contains("excessive aliasing"));
+  const std::string alphabet = "ab: -[]{},'\"\n\t&*!|>#%@`?~0.5";
+  std::mt19937 rng(3);
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    for (size_t n = rng() % 40; n > 0; --n) text += alphabet[rng() % alphabet.size()];
+    INFO(text);
+    try {
+      ParseYamlDocuments(text);
+    } catch (const std::invalid_argument&) {
+    }
+  }
+  SUCCEED("no other exception escaped");
 }
 
 }  // namespace
