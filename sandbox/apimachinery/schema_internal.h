@@ -2,6 +2,8 @@
 // server's messages use.
 #pragma once
 
+#include "kube/api_error.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -51,6 +53,22 @@ struct Node {
 
 // Parses an openAPIV3Schema; throws std::invalid_argument naming `where` on a bad schema.
 NodePtr ParseNode(const nlohmann::json& schema, const std::string& where);
+
+// The three steps of a write, on the resource root (apiVersion, kind and metadata are the
+// server's business there).
+std::vector<kube::StatusCause> ValidateResource(const Node& root, const nlohmann::json& object);
+void DefaultResource(const Node& root, nlohmann::json& object);
+std::vector<std::string> PruneResource(const Node& root, nlohmann::json& object);
+
+// Whether `s` passes a string `format` the API server checks (date-time, ipv4, ...); formats
+// it does not check pass.
+bool IsFormatValid(const std::string& format, const std::string& s);
+
+// Field paths as the API server prints them: "spec.rules[0].name".
+inline std::string Child(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+inline std::string Index(const std::string& path, size_t i) { return path + "[" + std::to_string(i) + "]"; }
 
 // Go's strconv.Quote.
 std::string GoQuote(const std::string& s);
