@@ -25,7 +25,7 @@ void RegisterCommands(CLI::App& app) {
   }
 }
 
-int RunSelectedCommand(CLI::App& app) {
+int RunSelectedCommand(CLI::App& /*app*/) {
   for (auto& [sub, run] : Runners())
     if (sub->parsed()) return run();
   return 2;
