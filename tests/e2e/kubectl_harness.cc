@@ -18,6 +18,7 @@ EmulatorProcess::EmulatorProcess(const std::vector<std::string>& extra_args) {
 }
 
 Kubectl::Kubectl(const EmulatorProcess& emulator) : kubeconfig_(emulator.kubeconfig()) {}
+Kubectl::Kubectl(std::string kubeconfig) : kubeconfig_(std::move(kubeconfig)) {}
 
 std::map<std::string, std::string> Kubectl::Env() const {
   return {{"KUBECONFIG", kubeconfig_}, {"KUBECACHEDIR", cache_.path()}, {"HOME", cache_.path()}};

@@ -28,6 +28,7 @@ class EmulatorProcess {
 class Kubectl {
  public:
   explicit Kubectl(const EmulatorProcess& emulator);
+  explicit Kubectl(std::string kubeconfig);
   ProcessResult operator()(const std::vector<std::string>& args, const std::string& stdin_text = "") const;
   // Runs and requires exit 0; returns stdout.
   std::string Ok(const std::vector<std::string>& args, const std::string& stdin_text = "") const;

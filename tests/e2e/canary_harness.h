@@ -1,0 +1,63 @@
+// A cluster for canary end-to-end tests: the API emulator and the canary controller in this
+// process (so analysis results can be injected), and the real kubectl for what users do.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "controller/canary_controller.h"
+#include "sandbox/emulator.h"
+#include "tests/e2e/kubectl_harness.h"
+
+namespace sluice::testing {
+
+// Analysis whose verdicts the test sets while the controller runs.
+class ScriptedAnalysis final : public controller::AnalysisRunner {
+ public:
+  std::atomic<bool> checks_fail{false};
+  std::atomic<bool> promotion_gate_open{true};
+  std::atomic<int> evaluations{0};
+
+  boost::asio::awaitable<canary::AnalysisOutcome> Evaluate(const nlohmann::json&, const canary::AnalysisPlan& plan,
+                                                           const canary::CanaryStatus&) override;
+  boost::asio::awaitable<void> RunWebhooks(const nlohmann::json&, const std::string&,
+                                           const canary::CanaryStatus&) override {
+    co_return;
+  }
+};
+
+class CanaryCluster {
+ public:
+  explicit CanaryCluster(std::chrono::milliseconds ready_delay = std::chrono::milliseconds(300));
+  ~CanaryCluster();
+
+  Kubectl& kubectl() { return *kubectl_; }
+  ScriptedAnalysis& analysis() { return *analysis_; }
+  const controller::ReconcileStats& stats() const { return controller_->stats(); }
+  sandbox::Emulator& emulator() { return emulator_; }
+
+  // Applies a Deployment "podinfo" (image podinfo:<version>) and a Canary "podinfo" whose
+  // spec is the given YAML fragment indented under spec:.
+  void ApplyApp(const std::string& version, const std::string& canary_spec_yaml);
+  void SetVersion(const std::string& version);
+  std::string Get(const std::string& object, const std::string& jsonpath);
+  // Waits until the Canary's phase is `phase`; FAILs with the status after `deadline`.
+  void WaitForPhase(const std::string& phase, std::chrono::seconds deadline = std::chrono::seconds(30));
+  bool WaitFor(const std::string& object, const std::string& jsonpath, const std::string& value,
+               std::chrono::seconds deadline = std::chrono::seconds(30));
+
+ private:
+  TempDir dir_;
+  sandbox::Emulator emulator_;
+  std::unique_ptr<Kubectl> kubectl_;
+  boost::asio::io_context io_;
+  std::shared_ptr<ScriptedAnalysis> analysis_;
+  std::shared_ptr<controller::CanaryController> controller_;
+  std::thread thread_;
+};
+
+}  // namespace sluice::testing
