@@ -477,5 +477,22 @@ TEST_CASE("client: client certificate auth over TLS", "[client][auth][tls]") {
   }
 }
 
+TEST_CASE("client: exec plugin client certificate over TLS", "[client][auth][tls][exec]") {
+  Cluster k({.tls = true, .auth = "cert"});
+  json credential = {{"kind", "ExecCredential"},
+                     {"apiVersion", "client.authentication.k8s.io/v1"},
+                     {"status", {{"clientCertificateData", k.emu.client_cert_pem()},
+                                 {"clientKeyData", k.emu.client_key_pem()}}}};
+  testing::TempDir tmp;
+  tmp.Write("credential.json", credential.dump());
+  tmp.Write("cred.sh", "#!/bin/sh\ncat '" + tmp.File("credential.json") + "'\n");
+  chmod(tmp.File("cred.sh").c_str(), 0755);
+  RestConfig rc = k.config;
+  rc.client_cert_data.clear();
+  rc.client_key_data.clear();
+  rc.exec = ExecConfig{.command = tmp.File("cred.sh")};
+  CHECK(GetVersion(k, rc)["kind"] == "NamespaceList");
+}
+
 }  // namespace
 }  // namespace sluice::kube
