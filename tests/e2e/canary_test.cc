@@ -6,6 +6,7 @@
 
 #include "tests/e2e/canary_harness.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/skip.h"
 
 using namespace sluice::testing;
 using Catch::Matchers::Contains;
@@ -26,8 +27,8 @@ const char* kProgressive = R"(  provider: gatewayapi
 bool HaveRoutes() { return CrdFixture("gateway-api-v1.6.1-httproutes.yaml").has_value(); }
 
 #define REQUIRE_ENVIRONMENT()                                                          \
-  if (!HaveKubectl()) SKIP("kubectl is not installed (scripts/install-deps.sh)");      \
-  if (!HaveRoutes()) SKIP("Gateway API CRDs not found: set SLUICE_CRD_DIR (docs/testing.md)")
+  if (!HaveKubectl()) SLUICE_SKIP("kubectl is not installed (scripts/install-deps.sh)");      \
+  if (!HaveRoutes()) SLUICE_SKIP("Gateway API CRDs not found: set SLUICE_CRD_DIR (docs/testing.md)")
 
 std::string CanaryWeight(CanaryCluster& c) {
   return c.Get("httproute/podinfo", "{.spec.rules[0].backendRefs[1].weight}");
@@ -161,7 +162,7 @@ TEST_CASE("a canary that never gets ready exceeds its progress deadline and roll
 }
 
 TEST_CASE("blue/green with the kubernetes provider switches the apex Service", "[canary][e2e]") {
-  if (!HaveKubectl()) SKIP("kubectl is not installed");
+  if (!HaveKubectl()) SLUICE_SKIP("kubectl is not installed");
   CanaryCluster c;
   c.ApplyApp("1.0.0", R"(  provider: kubernetes
   service:

@@ -6,6 +6,7 @@
 
 #include "tests/e2e/kubectl_harness.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/skip.h"
 
 using namespace sluice::testing;
 using Catch::Matchers::Contains;
@@ -29,7 +30,7 @@ std::string Jsonpath(const Kubectl& k, const std::string& object, const std::str
 }  // namespace
 
 TEST_CASE("kubectl discovers the emulator's built-in kinds and namespaces", "[kubectl]") {
-  if (!HaveKubectl()) SKIP("kubectl is not installed (scripts/install-deps.sh installs it)");
+  if (!HaveKubectl()) SLUICE_SKIP("kubectl is not installed (scripts/install-deps.sh installs it)");
   Cluster c;
   CHECK_THAT(c.kubectl.Ok({"get", "namespaces"}), Contains("default") && Contains("Active"));
   std::string resources = c.kubectl.Ok({"api-resources"});
@@ -40,9 +41,9 @@ TEST_CASE("kubectl discovers the emulator's built-in kinds and namespaces", "[ku
 }
 
 TEST_CASE("the Gateway API and Istio CRDs load and are enforced", "[kubectl][crds]") {
-  if (!HaveKubectl()) SKIP("kubectl is not installed");
+  if (!HaveKubectl()) SLUICE_SKIP("kubectl is not installed");
   auto dir = CrdFixtureDir();
-  if (!dir) SKIP("no CRD fixtures: set SLUICE_CRD_DIR or run scripts/fetch-crds.sh (see docs/testing.md)");
+  if (!dir) SLUICE_SKIP("no CRD fixtures: set SLUICE_CRD_DIR or run scripts/fetch-crds.sh (see docs/testing.md)");
   Cluster c;
   c.kubectl.Ok({"apply", "-f", *dir});
   c.kubectl.Ok({"wait", "--for=condition=Established", "crd/httproutes.gateway.networking.k8s.io",
@@ -62,7 +63,7 @@ TEST_CASE("the Gateway API and Istio CRDs load and are enforced", "[kubectl][crd
 }
 
 TEST_CASE("client-side apply of a custom resource: created, unchanged, configured", "[kubectl][apply]") {
-  if (!HaveKubectl()) SKIP("kubectl is not installed");
+  if (!HaveKubectl()) SLUICE_SKIP("kubectl is not installed");
   Cluster c;
   ApplyWidgetCrd(c.kubectl);
   CHECK_THAT(c.kubectl.Ok({"apply", "-f", TestData("widget-blue.yaml")}), Contains("widget.example.sluice.dev/blue created"));
@@ -85,7 +86,7 @@ TEST_CASE("client-side apply of a custom resource: created, unchanged, configure
 }
 
 TEST_CASE("server-side apply: twice, after a change, conflicts and force", "[kubectl][apply]") {
-  if (!HaveKubectl()) SKIP("kubectl is not installed");
+  if (!HaveKubectl()) SLUICE_SKIP("kubectl is not installed");
   Cluster c;
   ApplyWidgetCrd(c.kubectl);
   CHECK_THAT(c.kubectl.Ok({"apply", "--server-side", "-f", TestData("widget-blue.yaml")}), Contains("serverside-applied"));
@@ -106,7 +107,7 @@ TEST_CASE("server-side apply: twice, after a change, conflicts and force", "[kub
 }
 
 TEST_CASE("a Deployment applied client- and server-side rolls out", "[kubectl][apply][deployment]") {
-  if (!HaveKubectl()) SKIP("kubectl is not installed");
+  if (!HaveKubectl()) SLUICE_SKIP("kubectl is not installed");
   Cluster c;
   CHECK_THAT(c.kubectl.Ok({"apply", "-f", TestData("deployment-web.yaml")}), Contains("deployment.apps/web created"));
   CHECK_THAT(c.kubectl.Ok({"apply", "-f", TestData("deployment-web.yaml")}), Contains("unchanged"));
@@ -128,7 +129,7 @@ TEST_CASE("a Deployment applied client- and server-side rolls out", "[kubectl][a
 }
 
 TEST_CASE("kubectl get renders printer columns, wide, yaml, jsonpath and all namespaces", "[kubectl][get]") {
-  if (!HaveKubectl()) SKIP("kubectl is not installed");
+  if (!HaveKubectl()) SLUICE_SKIP("kubectl is not installed");
   Cluster c;
   ApplyWidgetCrd(c.kubectl);
   c.kubectl.Ok({"apply", "-f", TestData("widget-blue.yaml")});
@@ -151,7 +152,7 @@ TEST_CASE("kubectl get renders printer columns, wide, yaml, jsonpath and all nam
 }
 
 TEST_CASE("annotate, label and the three patch types", "[kubectl][patch]") {
-  if (!HaveKubectl()) SKIP("kubectl is not installed");
+  if (!HaveKubectl()) SLUICE_SKIP("kubectl is not installed");
   Cluster c;
   ApplyWidgetCrd(c.kubectl);
   c.kubectl.Ok({"apply", "-f", TestData("widget-blue.yaml")});
@@ -185,7 +186,7 @@ TEST_CASE("annotate, label and the three patch types", "[kubectl][patch]") {
 }
 
 TEST_CASE("kubectl wait --for=condition and get -w see status changes", "[kubectl][watch]") {
-  if (!HaveKubectl()) SKIP("kubectl is not installed");
+  if (!HaveKubectl()) SLUICE_SKIP("kubectl is not installed");
   Cluster c;
   ApplyWidgetCrd(c.kubectl);
   c.kubectl.Ok({"apply", "-f", TestData("widget-blue.yaml")});
@@ -207,7 +208,7 @@ TEST_CASE("kubectl wait --for=condition and get -w see status changes", "[kubect
 }
 
 TEST_CASE("delete with and without finalizers", "[kubectl][delete]") {
-  if (!HaveKubectl()) SKIP("kubectl is not installed");
+  if (!HaveKubectl()) SLUICE_SKIP("kubectl is not installed");
   Cluster c;
   ApplyWidgetCrd(c.kubectl);
   c.kubectl.Ok({"apply", "-f", TestData("widget-blue.yaml")});
