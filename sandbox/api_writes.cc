@@ -184,6 +184,10 @@ ApiServer::Write ApiServer::NewWrite(const HttpRequest& req, const Target& t) {
 json ApiServer::DecodeBody(const HttpRequest& req) const {
   std::string mt = MediaType(req);
   bool yaml = mt == "application/yaml" || mt == "application/x-yaml" || mt == "text/yaml";
+  if (mt == "application/vnd.kubernetes.protobuf")
+    throw kube::ApiError::UnsupportedMediaType(
+        "the emulator does not decode protobuf bodies (kubectl create <kind> sends them): send JSON or YAML, e.g. "
+        "kubectl create <kind> --dry-run=client -o yaml | kubectl apply -f -");
   if (!yaml && !mt.empty() && mt != "application/json" && mt != "*/*")
     throw kube::ApiError::UnsupportedMediaType("the body of the request was in an unknown format (" + mt +
                                                ") - accepted media types include: application/json, application/yaml");

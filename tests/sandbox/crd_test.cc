@@ -59,8 +59,9 @@ TEST_CASE("a CRD registers at once: discovery, Established, custom resources", "
   auto& c = *f.client;
   auto crd = c.Post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", WidgetCrd());
   REQUIRE(crd.status == 201);
+  auto crd_obj = crd.Json();
   bool established = false;
-  for (const auto& cond : crd.Json()["status"]["conditions"])
+  for (const auto& cond : crd_obj["status"]["conditions"])
     established |= cond["type"] == "Established" && cond["status"] == "True";
   CHECK(established);
   auto res = c.Get("/apis/example.com/v1").Json();
