@@ -446,8 +446,10 @@ class ChunkedLineStream final : public LineStream {
     body.data = buf_;
     body.size = sizeof buf_;
     conn_->lowest().expires_after(idle_timeout_);
+    // read_some, not read: read would wait until the 16 KiB buffer fills or the stream ends,
+    // holding back watch events that arrive one small chunk at a time.
     auto [ec, n] =
-        co_await WithStream(*conn_, [&](auto& s) { return http::async_read(s, conn_->buffer, *parser_, kTuple); });
+        co_await WithStream(*conn_, [&](auto& s) { return http::async_read_some(s, conn_->buffer, *parser_, kTuple); });
     pending_.append(buf_, sizeof buf_ - body.size);
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {
