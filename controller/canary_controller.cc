@@ -133,6 +133,7 @@ void CanaryController::WireHandlers() {
   auto self = weak_from_this();
   kube::InformerHandler canary_handler;
   canary_handler.on_add = [self](const kube::ObjectPtr& o) {
+    spdlog::debug("canary added: {}", Key(*o));
     if (auto s = self.lock()) s->queue_->Add(Key(*o));
   };
   canary_handler.on_update = [self](const kube::ObjectPtr&, const kube::ObjectPtr& o) {
@@ -200,6 +201,7 @@ asio::awaitable<void> CanaryController::Worker() {
     auto next = queue_->Get();
     std::optional<std::string> key = co_await std::move(next);
     if (!key) co_return;
+    spdlog::debug("reconciling canary {}", *key);
     try {
       co_await Reconcile(*key);
       queue_->Forget(*key);

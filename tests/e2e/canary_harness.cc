@@ -5,6 +5,9 @@
 #include <boost/asio/post.hpp>
 #include <catch2/catch.hpp>
 
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
 #include <filesystem>
 
 #include "kube/client.h"
@@ -35,6 +38,7 @@ sandbox::EmulatorOptions Options(std::chrono::milliseconds ready_delay) {
 }  // namespace
 
 CanaryCluster::CanaryCluster(std::chrono::milliseconds ready_delay) : emulator_(Options(ready_delay)) {
+  if (std::getenv("SLUICE_TEST_DEBUG")) spdlog::set_level(spdlog::level::debug);
   emulator_.Start();
   std::string kubeconfig = dir_.File("kubeconfig");
   emulator_.WriteKubeconfig(kubeconfig);

@@ -133,7 +133,7 @@ TEST_CASE("kubectl get renders printer columns, wide, yaml, jsonpath and all nam
   Cluster c;
   ApplyWidgetCrd(c.kubectl);
   c.kubectl.Ok({"apply", "-f", TestData("widget-blue.yaml")});
-  c.kubectl.Ok({"create", "namespace", "team-b"});
+  c.kubectl.Ok({"apply", "-f", "-"}, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-b\n");
   std::string red = ReadFile(TestData("widget-blue.yaml"));
   red.replace(red.find("name: blue"), 10, "name: red");
   red.replace(red.find("namespace: default"), 18, "namespace: team-b");
@@ -212,7 +212,7 @@ TEST_CASE("delete with and without finalizers", "[kubectl][delete]") {
   Cluster c;
   ApplyWidgetCrd(c.kubectl);
   c.kubectl.Ok({"apply", "-f", TestData("widget-blue.yaml")});
-  c.kubectl.Ok({"create", "configmap", "plain", "--from-literal=a=b"});
+  c.kubectl.Ok({"apply", "-f", "-"}, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\ndata:\n  a: b\n");
   CHECK_THAT(c.kubectl.Ok({"delete", "configmap", "plain"}), Contains("deleted"));
   CHECK(c.kubectl({"get", "configmap", "plain"}).exit_code != 0);
 
