@@ -147,9 +147,11 @@ void Store::Emit(EventPtr event) {
     history_.pop_front();
   }
   // Callbacks may unsubscribe themselves (a stream that ended), so iterate over a copy.
+  auto it = watchers_.find(event->key);
+  if (it == watchers_.end()) return;
   std::vector<Callback> targets;
-  for (const auto& [id, w] : watchers_)
-    if (w.key == event->key) targets.push_back(w.callback);
+  targets.reserve(it->second.size());
+  for (const auto& [id, cb] : it->second) targets.push_back(cb);
   for (const auto& cb : targets) cb(event);
 }
 
@@ -159,18 +161,26 @@ uint64_t Store::Watch(const std::string& key, uint64_t after_rv, Callback callba
   for (const auto& ev : history_)
     if (ev->rv > after_rv && ev->key == key) callback(ev);
   uint64_t id = next_watcher_++;
-  watchers_[id] = Watcher{key, std::move(callback)};
+  watchers_[key][id] = std::move(callback);
+  watcher_keys_[id] = key;
   return id;
 }
 
 void Store::Unwatch(uint64_t id) {
   std::lock_guard lock(mu_);
-  watchers_.erase(id);
+  auto k = watcher_keys_.find(id);
+  if (k == watcher_keys_.end()) return;
+  auto w = watchers_.find(k->second);
+  if (w != watchers_.end()) {
+    w->second.erase(id);
+    if (w->second.empty()) watchers_.erase(w);
+  }
+  watcher_keys_.erase(k);
 }
 
 size_t Store::WatcherCount() const {
   std::lock_guard lock(mu_);
-  return watchers_.size();
+  return watcher_keys_.size();
 }
 
 }  // namespace sluice::sandbox

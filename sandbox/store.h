@@ -82,11 +82,9 @@ class Store {
   uint64_t compacted_rv_ = 0;
   std::map<std::string, Bucket> objects_;
   std::deque<EventPtr> history_;
-  struct Watcher {
-    std::string key;
-    Callback callback;
-  };
-  std::map<uint64_t, Watcher> watchers_;
+  // Indexed by storage key so an event only visits the watchers of its kind.
+  std::map<std::string, std::map<uint64_t, Callback>> watchers_;
+  std::map<uint64_t, std::string> watcher_keys_;
   uint64_t next_watcher_ = 1;
 };
 
