@@ -246,7 +246,15 @@ std::optional<std::string> SharedTarget(const kube::Informer& canaries, const js
 asio::awaitable<void> CanaryController::Reconcile(std::string key) {
   Pass pass;
   pass.canary = informers_["Canary"]->Get(key);
-  if (!pass.canary) co_return;  // deleted; owned objects are garbage collected
+  if (!pass.canary) {
+    stale_version_.erase(key);
+    co_return;  // deleted; owned objects are garbage collected
+  }
+  std::string version = (*pass.canary)["metadata"].value("resourceVersion", "");
+  if (auto it = stale_version_.find(key); it != stale_version_.end()) {
+    if (it->second == version) co_return;  // our own status write is on its way
+    stale_version_.erase(it);
+  }
   stats_.reconciles++;
   const json& canary = *pass.canary;
   pass.ns = canary["metadata"].value("namespace", "");
@@ -318,7 +326,10 @@ asio::awaitable<void> CanaryController::Reconcile(std::string key) {
   }
   co_await Execute(pass);
   bool written = co_await WriteStatus(pass);
-  if (written) co_await ConsumeRequests(pass);
+  if (written) {
+    stale_version_[key] = version;
+    co_await ConsumeRequests(pass);
+  }
   if (metrics_) metrics_->ObserveCanary(pass.ns, pass.name, pass.decision.status, pass.spec.strategy());
   if (pass.decision.requeue_after.count() > 0) queue_->AddAfter(key, pass.decision.requeue_after);
 }

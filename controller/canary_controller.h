@@ -92,6 +92,10 @@ class CanaryController : public std::enable_shared_from_this<CanaryController> {
   std::shared_ptr<kube::WorkQueue> queue_;
   std::map<std::string, kube::ApiResource> resources_;  // by kind
   std::map<std::string, std::shared_ptr<kube::Informer>> informers_;  // by kind
+  // The resourceVersion each Canary had when we last wrote its status: until the watch
+  // delivers our write, the cache holds that stale version, and acting on it would repeat
+  // the step just taken.
+  std::map<std::string, std::string> stale_version_;
   ReconcileStats stats_;
   bool synced_ = false;
   bool stopped_ = false;
