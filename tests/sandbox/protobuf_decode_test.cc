@@ -199,7 +199,7 @@ TEST_CASE("malformed protobuf bodies are refused with the offset and what was ex
   std::string overrun = Envelope("v1", "Secret", Tag(1, 2) + Varint(50) + "abc");
   CHECK_THAT(ErrorOf(overrun), Catch::Contains("in Secret") && Catch::Contains("of 50 bytes, but only 3 remain"));
 
-  std::string long_varint = kMagic + Tag(1, 0) + std::string(11, '\xff');
+  std::string long_varint = kMagic + Tag(15, 0) + std::string(11, '\xff');
   CHECK_THAT(ErrorOf(long_varint), Catch::Contains("at byte 5 in runtime.Unknown") && Catch::Contains("longer than"));
 
   CHECK_THAT(ErrorOf(kMagic + Tag(1, 3)), Catch::Contains("wire type 3") && Catch::Contains("expected 0 (varint)"));
