@@ -385,7 +385,9 @@ asio::awaitable<bool> CanaryController::ApplyIfChanged(const json& desired, uint
     if (live && ContainsAll(*live, desired)) co_return false;
   }
   auto res = resources_.at(kind);
-  auto op = client_->Apply(res, desired, options_.field_manager, /*force=*/true);
+  // Every argument named: GCC 12 destroys coroutine argument temporaries twice (kube/client.h).
+  const std::string no_subresource;
+  auto op = client_->Apply(res, desired, options_.field_manager, /*force=*/true, no_subresource);
   co_await std::move(op);
   counter++;
   co_return true;
@@ -484,7 +486,9 @@ asio::awaitable<bool> CanaryController::WriteStatus(Pass& pass) {
   if (merged == current && pass.decision.consumed.empty()) co_return false;
   json object = *pass.canary;
   object["status"] = merged;
-  auto op = client_->Update(resources_.at("Canary"), object, {}, "status");
+  const kube::WriteOptions write_options;
+  const std::string subresource = "status";
+  auto op = client_->Update(resources_.at("Canary"), object, write_options, subresource);
   co_await std::move(op);
   stats_.status_writes++;
   co_return true;
