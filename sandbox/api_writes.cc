@@ -1,5 +1,6 @@
 // Create, update and patch, and the admission every write goes through.
 #include "sandbox/api_server.h"
+#include "sandbox/protobuf_decode.h"
 
 #include "sandbox/apimachinery/managed_fields.h"
 #include "sandbox/apimachinery/patch.h"
@@ -184,10 +185,15 @@ ApiServer::Write ApiServer::NewWrite(const HttpRequest& req, const Target& t) {
 json ApiServer::DecodeBody(const HttpRequest& req) const {
   std::string mt = MediaType(req);
   bool yaml = mt == "application/yaml" || mt == "application/x-yaml" || mt == "text/yaml";
-  if (mt == "application/vnd.kubernetes.protobuf")
-    throw kube::ApiError::UnsupportedMediaType(
-        "the emulator does not decode protobuf bodies (kubectl create <kind> sends them): send JSON or YAML, e.g. "
-        "kubectl create <kind> --dry-run=client -o yaml | kubectl apply -f -");
+  // kubectl create sends built-in kinds as protobuf; the common ones are decoded.
+  if (mt == "application/vnd.kubernetes.protobuf") {
+    try {
+      return DecodeKubernetesProtobuf(req.body);
+    } catch (const std::invalid_argument& e) {
+      throw kube::ApiError::BadRequest(std::string(e.what()) +
+                                       " (or: kubectl create <kind> --dry-run=client -o yaml | kubectl apply -f -)");
+    }
+  }
   if (!yaml && !mt.empty() && mt != "application/json" && mt != "*/*")
     throw kube::ApiError::UnsupportedMediaType("the body of the request was in an unknown format (" + mt +
                                                ") - accepted media types include: application/json, application/yaml");

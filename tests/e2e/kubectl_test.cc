@@ -207,6 +207,16 @@ TEST_CASE("kubectl wait --for=condition and get -w see status changes", "[kubect
   CHECK(Jsonpath(c.kubectl, "wd/blue", "{.metadata.generation}") == "1");
 }
 
+TEST_CASE("kubectl create of namespaces, configmaps and secrets (protobuf bodies)", "[kubectl][create]") {
+  if (!HaveKubectl()) SLUICE_SKIP("kubectl is not installed");
+  Cluster c;
+  CHECK_THAT(c.kubectl.Ok({"create", "namespace", "team-c"}), Contains("created"));
+  c.kubectl.Ok({"create", "configmap", "settings", "-n", "team-c", "--from-literal=mode=blue"});
+  CHECK(c.kubectl.Ok({"get", "cm", "settings", "-n", "team-c", "-o", "jsonpath={.data.mode}"}) == "blue");
+  c.kubectl.Ok({"create", "secret", "generic", "token", "--from-literal=t=s3cret"});
+  CHECK(Jsonpath(c.kubectl, "secret/token", "{.data.t}") == "czNjcmV0");
+}
+
 TEST_CASE("delete with and without finalizers", "[kubectl][delete]") {
   if (!HaveKubectl()) SLUICE_SKIP("kubectl is not installed");
   Cluster c;
