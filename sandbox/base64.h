@@ -1,14 +1,10 @@
-// Standard base64 (RFC 4648, with padding), as Kubernetes uses for Secret data and kubeconfig.
+// The emulator uses the client's base64 (kube/base64.h): one implementation for Secret data
+// and kubeconfig alike.
 #pragma once
 
-#include <optional>
-#include <string>
-#include <string_view>
+#include "kube/base64.h"
 
 namespace sluice::sandbox {
-
-std::string Base64Encode(std::string_view in);
-// nullopt when the text is not valid padded base64.
-std::optional<std::string> Base64Decode(std::string_view in);
-
+using kube::Base64Decode;
+using kube::Base64Encode;
 }  // namespace sluice::sandbox
