@@ -178,7 +178,6 @@ void CanaryController::EnqueueNamespace(const std::string& ns) {
 asio::awaitable<void> CanaryController::Run() {
   co_await StartInformers();
   spdlog::info("canary controller synced: {} canaries", informers_["Canary"]->size());
-  std::vector<std::shared_ptr<asio::steady_timer>> done;
   for (int i = 0; i < options_.workers; ++i)
     asio::co_spawn(client_->executor(), [self = shared_from_this()]() { return self->Worker(); }, asio::detached);
   // Workers end when the queue shuts down; Run returns when Stop() was called.
