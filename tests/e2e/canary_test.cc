@@ -161,6 +161,34 @@ TEST_CASE("a canary that never gets ready exceeds its progress deadline and roll
   CHECK(CanaryWeight(c) == "0");
 }
 
+TEST_CASE("A/B testing routes matching requests to the canary through the HTTPRoute", "[canary][e2e]") {
+  REQUIRE_ENVIRONMENT();
+  CanaryCluster c;
+  c.ApplyApp("1.0.0", R"(  service:
+    port: 9898
+  analysis:
+    interval: 2s
+    iterations: 3
+    match:
+      - headers:
+          x-canary:
+            exact: insider
+      - headers:
+          cookie:
+            regex: "^(.*?;)?(canary=always)(;.*)?$"
+)");
+  c.WaitForPhase("Initialized");
+  c.SetVersion("1.1.0");
+  // The route the controller writes passes the real Gateway API schema in the emulator.
+  REQUIRE(c.WaitFor("httproute/podinfo", "{.spec.rules[0].matches[0].headers[0].value}", "insider"));
+  CHECK(c.Get("httproute/podinfo", "{.spec.rules[0].backendRefs[1].name}") == "podinfo-canary");
+  CHECK(c.Get("httproute/podinfo", "{.spec.rules[0].backendRefs[1].weight}") == "100");
+  CHECK(c.Get("httproute/podinfo", "{.spec.rules[1].backendRefs[0].weight}") == "100");
+  c.WaitForPhase("Succeeded", std::chrono::seconds(30));
+  CHECK(c.Get("canary/podinfo", "{.status.iterations}") == "3");
+  CHECK(c.Get("httproute/podinfo", "{.spec.rules[1]}").empty());  // back to one rule, all on primary
+}
+
 TEST_CASE("blue/green with the kubernetes provider switches the apex Service", "[canary][e2e]") {
   if (!HaveKubectl()) SLUICE_SKIP("kubectl is not installed");
   CanaryCluster c;
