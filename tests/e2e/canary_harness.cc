@@ -63,8 +63,8 @@ CanaryCluster::~CanaryCluster() {
   emulator_.Stop();
 }
 
-void CanaryCluster::ApplyApp(const std::string& version, const std::string& canary_spec_yaml) {
-  std::string manifest = R"(apiVersion: apps/v1
+std::string AppManifest(const std::string& version, const std::string& canary_spec_yaml) {
+  return R"(apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: podinfo
@@ -96,7 +96,10 @@ spec:
     kind: Deployment
     name: podinfo
 )" + canary_spec_yaml;
-  kubectl_->Ok({"apply", "-f", "-"}, manifest);
+}
+
+void CanaryCluster::ApplyApp(const std::string& version, const std::string& canary_spec_yaml) {
+  kubectl_->Ok({"apply", "-f", "-"}, AppManifest(version, canary_spec_yaml));
 }
 
 void CanaryCluster::SetVersion(const std::string& version) {

@@ -30,6 +30,10 @@ class ScriptedAnalysis final : public controller::AnalysisRunner {
   }
 };
 
+// A Deployment "podinfo" (image podinfo:<version>) and a Canary "podinfo" whose spec is the
+// given YAML fragment indented under spec:.
+std::string AppManifest(const std::string& version, const std::string& canary_spec_yaml);
+
 class CanaryCluster {
  public:
   explicit CanaryCluster(std::chrono::milliseconds ready_delay = std::chrono::milliseconds(300));
