@@ -1,0 +1,40 @@
+// A metric judged against the primary instead of a fixed threshold: range-queries the same
+// metric for the canary and for the primary over one window and hands both sample sets to the
+// Mann-Whitney judge (analysis/judge.h). The method and its limits are in docs/judge.md.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <nlohmann/json_fwd.hpp>
+
+#include <chrono>
+#include <string>
+
+#include "analysis/judge.h"
+#include "analysis/metric_provider.h"
+#include "controller/canary/types.h"
+#include "kube/clock.h"
+
+namespace sluice::analysis {
+
+// Reads a metric's `compare` object (crds/sluice.dev_canaries.yaml): confidence (default
+// 0.95, in [0.5, 0.9999]), allowedIncrease and allowedDecrease (percent, >= 0). A direction
+// that is not mentioned is not judged (its *_unbounded flag is set), except when neither is
+// mentioned: then both directions are judged with no tolerance. `where` names the field for
+// messages (e.g. "Canary shop/web: spec.analysis.metrics[1].compare"). Throws
+// std::invalid_argument naming `where`, the field and what is expected.
+JudgeOptions ParseCompareSpec(const nlohmann::json& compare, const std::string& where);
+
+// Range-queries `canary_query` and `primary_query` over [end - window, end] every `step` and
+// judges the canary against the primary. The result carries `name`, time = `end`, verdict
+// Pass | High | Low | NoData (from JudgeVerdict) and value = the canary's median (nullopt on
+// NoData). A MetricError from either query gives verdict "Error", no value, and a message
+// naming the metric, the side (canary or primary) and the provider's words. A window or step
+// that is not positive is verdict "Error" without querying.
+// `step` should be at least the scrape interval: consecutive scrapes are not independent
+// samples (docs/judge.md).
+boost::asio::awaitable<canary::MetricResult> CompareCanary(MetricProvider& provider, std::string name,
+                                                           std::string canary_query, std::string primary_query,
+                                                           kube::TimePoint end, std::chrono::milliseconds window,
+                                                           std::chrono::milliseconds step, JudgeOptions options);
+
+}  // namespace sluice::analysis
