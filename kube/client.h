@@ -53,6 +53,7 @@ struct PatchOptions {
   bool force = false;  // server-side apply only
   std::string subresource;  // "" or "status"
   std::string field_validation;
+  bool dry_run = false;  // ?dryRun=All: validated and answered as if written, never stored
 };
 
 struct DeleteOptions {

@@ -268,7 +268,7 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
     auto self = shared_from_this();
     RequireName(res, name, "patch");
     Query q;
-    AddWriteParams(q, options.field_manager, options.field_validation, false);
+    AddWriteParams(q, options.field_manager, options.field_validation, options.dry_run);
     if (type == PatchType::kApply && options.force) q.Add("force", "true");
     std::string target = q.Apply(res.Path(Ns(res, ns), name, options.subresource));
     // A JSON patch may add to a list each time it is sent; every other kind converges.
