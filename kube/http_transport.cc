@@ -311,6 +311,7 @@ http::request<http::string_body> BeastTransport::BuildRequest(const HttpRequest&
   http::verb verb = http::string_to_verb(r.method);
   if (verb == http::verb::unknown) throw ApiError::BadRequest("unknown HTTP method " + r.method);
   http::request<http::string_body> req{verb, endpoint_.base_path + r.target, 11};
+  for (const auto& [name, value] : r.headers) req.set(name, value);
   req.set(http::field::host, endpoint_.host_header);
   req.set(http::field::user_agent, options_.user_agent);
   req.set(http::field::accept, r.accept);

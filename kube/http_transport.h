@@ -15,6 +15,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace sluice::kube {
 
@@ -24,6 +26,9 @@ struct HttpRequest {
   std::string body;
   std::string content_type;  // "" = no body
   std::string accept = "application/json";
+  // Extra request headers (a metrics provider's custom headers). Host, User-Agent, Accept,
+  // Content-Type and the configured credentials' Authorization are set after them and win.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 struct HttpResponse {
