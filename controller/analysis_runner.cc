@@ -1,22 +1,66 @@
 #include "controller/analysis_runner.h"
 
+#include <spdlog/spdlog.h>
+
 namespace sluice::controller {
 namespace {
 
-class NoAnalysis final : public AnalysisRunner {
+using nlohmann::json;
+
+class ComposedAnalysis final : public AnalysisRunner {
  public:
-  boost::asio::awaitable<canary::AnalysisOutcome> Evaluate(const nlohmann::json&, const canary::AnalysisPlan&,
-                                                           const canary::CanaryStatus&) override {
-    co_return canary::AnalysisOutcome{};
+  ComposedAnalysis(std::shared_ptr<GateRunner> gates, std::shared_ptr<MetricChecker> metrics,
+                   std::shared_ptr<AlertSender> alerts)
+      : gates_(std::move(gates)), metrics_(std::move(metrics)), alerts_(std::move(alerts)) {}
+
+  boost::asio::awaitable<canary::AnalysisOutcome> Evaluate(const json& canary, const canary::AnalysisPlan& plan,
+                                                           const canary::CanaryStatus& status,
+                                                           const ObjectLookup& lookup) override {
+    canary::AnalysisOutcome outcome;
+    if (gates_) {
+      auto run = gates_->Evaluate(canary, plan, status, lookup, outcome);
+      co_await std::move(run);
+    }
+    // A failed webhook check already fails this step; querying metrics would only add load.
+    if (plan.checks && metrics_ && !outcome.check_failure && !outcome.pre_rollout_failure) {
+      auto check = metrics_->Check(canary, status, lookup, outcome);
+      co_await std::move(check);
+    }
+    co_return outcome;
   }
-  boost::asio::awaitable<void> RunWebhooks(const nlohmann::json&, const std::string&,
-                                           const canary::CanaryStatus&) override {
-    co_return;
+
+  boost::asio::awaitable<void> RunWebhooks(const json& canary, const std::string& type,
+                                           const canary::CanaryStatus& status, const ObjectLookup& lookup) override {
+    if (!gates_) co_return;
+    auto fire = gates_->Fire(canary, type, status, lookup);
+    co_await std::move(fire);
   }
+
+  boost::asio::awaitable<void> SendAlert(const json& canary, const Alert& alert, const ObjectLookup& lookup) override {
+    if (!alerts_) {
+      const json& m = canary["metadata"];
+      spdlog::log(alert.severity == "error" ? spdlog::level::err : spdlog::level::info, "alert canary {}/{}: {}: {}",
+                  m.value("namespace", ""), m.value("name", ""), alert.reason, alert.message);
+      co_return;
+    }
+    auto send = alerts_->Send(canary, alert, lookup);
+    co_await std::move(send);
+  }
+
+ private:
+  std::shared_ptr<GateRunner> gates_;
+  std::shared_ptr<MetricChecker> metrics_;
+  std::shared_ptr<AlertSender> alerts_;
 };
 
 }  // namespace
 
-std::shared_ptr<AnalysisRunner> MakeNoAnalysis() { return std::make_shared<NoAnalysis>(); }
+std::shared_ptr<AnalysisRunner> ComposeAnalysis(std::shared_ptr<GateRunner> gates,
+                                                std::shared_ptr<MetricChecker> metrics,
+                                                std::shared_ptr<AlertSender> alerts) {
+  return std::make_shared<ComposedAnalysis>(std::move(gates), std::move(metrics), std::move(alerts));
+}
+
+std::shared_ptr<AnalysisRunner> MakeNoAnalysis() { return ComposeAnalysis(nullptr, nullptr, nullptr); }
 
 }  // namespace sluice::controller

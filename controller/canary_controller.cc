@@ -29,6 +29,7 @@ constexpr const char* kFinalizer = "sluice.dev/finalizer";
 const std::vector<std::pair<std::string, std::string>> kBaseKinds = {
     {"sluice.dev/v1beta1", "Canary"}, {"apps/v1", "Deployment"}, {"v1", "ConfigMap"},
     {"v1", "Secret"},                 {"v1", "Service"},          {"autoscaling/v2", "HorizontalPodAutoscaler"},
+    {"sluice.dev/v1beta1", "MetricTemplate"}, {"sluice.dev/v1beta1", "AlertProvider"},
 };
 
 std::string Key(const json& obj) {
@@ -86,6 +87,11 @@ CanaryController::CanaryController(std::shared_ptr<kube::Client> client, std::sh
   q.base_delay = std::chrono::milliseconds(200);
   q.max_delay = std::chrono::seconds(60);
   queue_ = kube::WorkQueue::Create(client_->executor(), *options_.clock, q);
+  // Informers live as long as the controller, and the lookup only runs during a reconcile.
+  lookup_ = [this](const std::string& kind, const std::string& ns, const std::string& name) -> kube::ObjectPtr {
+    auto informer = InformerFor(kind);
+    return informer ? informer->Get(ns, name) : nullptr;
+  };
 }
 
 size_t CanaryController::QueueDepth() const { return queue_->Len(); }
@@ -315,7 +321,7 @@ asio::awaitable<void> CanaryController::Reconcile(std::string key) {
   AnalysisPlan plan = PlanAnalysis(input);
   AnalysisOutcome outcome;
   if (!plan.Empty()) {
-    auto eval = analysis_->Evaluate(canary, plan, status);
+    auto eval = analysis_->Evaluate(canary, plan, status, lookup_);
     outcome = co_await std::move(eval);
   }
   pass.decision = Step(input, outcome);
@@ -349,13 +355,14 @@ asio::awaitable<void> CanaryController::Execute(Pass& pass) {
           events_->Normal(canary, a.reason, a.message);
         spdlog::info("canary {}/{}: {}: {}", pass.ns, pass.name, a.reason, a.message);
         break;
-      case Action::Type::kAlert:
-        // Alert providers arrive with metric analysis; until then the log carries them.
-        spdlog::log(a.severity == "error" ? spdlog::level::err : spdlog::level::info, "alert canary {}/{}: {}",
-                    pass.ns, pass.name, a.message);
+      case Action::Type::kAlert: {
+        Alert alert{a.severity, a.reason, a.message};
+        auto send = analysis_->SendAlert(canary, alert, lookup_);
+        co_await std::move(send);
         break;
+      }
       case Action::Type::kRunWebhooks: {
-        auto run = analysis_->RunWebhooks(canary, a.webhook_type, pass.decision.status);
+        auto run = analysis_->RunWebhooks(canary, a.webhook_type, pass.decision.status, lookup_);
         co_await std::move(run);
         break;
       }

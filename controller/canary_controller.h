@@ -97,6 +97,7 @@ class CanaryController : public std::enable_shared_from_this<CanaryController> {
   // the step just taken.
   std::map<std::string, std::string> stale_version_;
   ReconcileStats stats_;
+  ObjectLookup lookup_;  // the analysis reads templates, providers and secrets from our caches
   bool synced_ = false;
   bool stopped_ = false;
 };

@@ -82,7 +82,9 @@ void Emulator::Start() {
   std::string auth = options_.auth;
   std::string token = token_;
   ApiServer* api = api_.get();
-  server_ = std::make_unique<HttpServer>(so, [api, auth, token](const HttpRequest& req) -> HttpResponse {
+  auto observer = options_.request_observer;
+  server_ = std::make_unique<HttpServer>(so, [api, auth, token, observer](const HttpRequest& req) -> HttpResponse {
+    if (observer) observer(req.method, req.target);
     if (!PublicPath(req.path)) {
       bool ok = auth == "none" || (auth == "token" && req.Header("authorization") == "Bearer " + token) ||
                 (auth == "cert" && req.client_cert_verified);

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +29,9 @@ struct EmulatorOptions {
   size_t watch_history = 10000;
   std::chrono::milliseconds bookmark_interval{10000};
   std::chrono::milliseconds read_timeout{30000};
+  // Sees every request (method, path and query) before it is served, on the server's
+  // thread: benchmarks count a controller's API traffic with it.
+  std::function<void(const std::string& method, const std::string& target)> request_observer;
 };
 
 class Emulator {

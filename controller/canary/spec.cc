@@ -227,6 +227,16 @@ json StatusToJson(const CanaryStatus& s) {
       requests[kind] = {{"value", r.value}, {"outcome", r.outcome}, {"time", kube::FormatTime(r.time)}};
     out["requests"] = requests;
   }
+  if (!s.metrics.empty()) {
+    json metrics = json::array();
+    for (const auto& m : s.metrics) {
+      json entry = {{"name", m.name}, {"verdict", m.verdict}, {"message", m.message}};
+      if (m.value) entry["value"] = *m.value;
+      if (m.time != TimePoint{}) entry["time"] = kube::FormatTime(m.time);
+      metrics.push_back(entry);
+    }
+    out["metrics"] = metrics;
+  }
   return out;
 }
 
@@ -262,6 +272,14 @@ CanaryStatus StatusFromJson(const json& in) {
       if (r.is_object())
         s.requests[k] = {r.value("value", ""), r.value("outcome", ""),
                          kube::ParseTime(r.value("time", "")).value_or(TimePoint{})};
+  if (in.contains("metrics") && in["metrics"].is_array())
+    for (const auto& m : in["metrics"]) {
+      if (!m.is_object() || !m.contains("name") || !m["name"].is_string()) continue;
+      MetricResult r{m["name"].get<std::string>(), std::nullopt, m.value("verdict", ""), m.value("message", ""),
+                     kube::ParseTime(m.value("time", "")).value_or(TimePoint{})};
+      if (m.contains("value") && m["value"].is_number()) r.value = m["value"].get<double>();
+      s.metrics.push_back(r);
+    }
   return s;
 }
 

@@ -44,6 +44,7 @@ class Stepper {
  public:
   Stepper(const StepInput& in, const AnalysisOutcome& outcome) : in_(in), outcome_(outcome) {
     d_.status = in.status;
+    if (!outcome.metrics.empty()) d_.status.metrics = outcome.metrics;
   }
 
   Decision Run() {

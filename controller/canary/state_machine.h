@@ -66,6 +66,7 @@ struct AnalysisOutcome {
   bool rollback_requested = false;
   std::optional<std::string> pre_rollout_failure;  // in words, naming the webhook
   std::optional<std::string> check_failure;        // the first failing webhook or metric
+  std::vector<MetricResult> metrics;  // every metric evaluated this tick (recorded in status)
 };
 
 struct Action {

@@ -90,6 +90,15 @@ struct Condition {
   TimePoint last_transition{};
 };
 
+// The last evaluation of one analysis metric, kept in status so users see why a step passed.
+struct MetricResult {
+  std::string name;
+  std::optional<double> value;  // nullopt: no data (an empty result or NaN) or an error
+  std::string verdict;          // Pass | Fail | High | Low | NoData | Error
+  std::string message;          // in words: the value against its threshold, or the error
+  TimePoint time{};
+};
+
 struct CanaryStatus {
   Phase phase = Phase::kInitializing;
   int canary_weight = 0;
@@ -106,6 +115,7 @@ struct CanaryStatus {
   int64_t observed_generation = 0;
   std::vector<Condition> conditions;
   std::map<std::string, RequestRecord> requests;  // by RequestKind name
+  std::vector<MetricResult> metrics;  // the last analysis, one entry per metric
 
   const Condition* FindCondition(const std::string& type) const;
   // Sets a condition, keeping lastTransitionTime when the status does not change.

@@ -19,7 +19,8 @@ namespace asio = boost::asio;
 
 asio::awaitable<canary::AnalysisOutcome> ScriptedAnalysis::Evaluate(const nlohmann::json&,
                                                                     const canary::AnalysisPlan& plan,
-                                                                    const canary::CanaryStatus&) {
+                                                                    const canary::CanaryStatus&,
+                                                                    const controller::ObjectLookup&) {
   evaluations++;
   canary::AnalysisOutcome o;
   if (plan.checks && checks_fail) o.check_failure = "metric request-success-rate 80 below the minimum 99";

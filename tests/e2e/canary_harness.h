@@ -23,9 +23,14 @@ class ScriptedAnalysis final : public controller::AnalysisRunner {
   std::atomic<int> evaluations{0};
 
   boost::asio::awaitable<canary::AnalysisOutcome> Evaluate(const nlohmann::json&, const canary::AnalysisPlan& plan,
-                                                           const canary::CanaryStatus&) override;
-  boost::asio::awaitable<void> RunWebhooks(const nlohmann::json&, const std::string&,
-                                           const canary::CanaryStatus&) override {
+                                                           const canary::CanaryStatus&,
+                                                           const controller::ObjectLookup&) override;
+  boost::asio::awaitable<void> RunWebhooks(const nlohmann::json&, const std::string&, const canary::CanaryStatus&,
+                                           const controller::ObjectLookup&) override {
+    co_return;
+  }
+  boost::asio::awaitable<void> SendAlert(const nlohmann::json&, const controller::Alert&,
+                                         const controller::ObjectLookup&) override {
     co_return;
   }
 };

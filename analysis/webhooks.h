@@ -1,0 +1,117 @@
+// Webhooks of a Canary (spec.analysis.webhooks): the gates that hold a rollout, the checks
+// that fail a step, and the hooks fired after a rollout. Every call is a JSON POST with a
+// deadline and a bounded number of retries, through one kube::HttpTransport per receiver
+// (scheme://host:port), so the controller's event loop never waits on a slow receiver
+// longer than the webhook's timeout allows. The payload is documented in docs/webhooks.md.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/analysis_runner.h"
+#include "kube/http_transport.h"
+
+namespace sluice::analysis {
+
+// How a POST is retried: transport failures other than the deadline, and 5xx answers, are
+// tried again after base, 2*base, ... (capped at max) until `retries` more attempts ran.
+struct RetryPolicy {
+  int retries = 2;
+  std::chrono::milliseconds backoff_base{500};
+  std::chrono::milliseconds backoff_max{5000};
+};
+
+struct PostResult {
+  int status = 0;     // the HTTP status of the last answer; 0 when none came
+  std::string body;   // the last answer's body (trimmed for messages by Describe)
+  std::string error;  // the transport failure of the last attempt, when status is 0
+  int attempts = 0;
+
+  bool Ok() const { return status >= 200 && status < 300; }
+  // "answered 503: body" or "failed: connecting to ... refused", for messages.
+  std::string Describe() const;
+};
+
+// Splits an http(s) URL into its origin (scheme://host:port) and target (path?query).
+// Throws std::invalid_argument naming the URL when it is not http:// or https://.
+std::pair<std::string, std::string> SplitUrl(const std::string& url);
+
+// JSON POSTs to any number of receivers; one transport per origin, made on first use on the
+// calling coroutine's executor. Not thread-safe: use it from one event loop.
+class JsonPoster {
+ public:
+  explicit JsonPoster(kube::TransportOptions transport = {});
+  boost::asio::awaitable<PostResult> Post(const std::string& url, const nlohmann::json& body,
+                                          std::chrono::milliseconds timeout, const RetryPolicy& retry);
+
+ private:
+  kube::TransportOptions options_;
+  std::map<std::string, std::shared_ptr<kube::HttpTransport>> transports_;
+};
+
+// Parses a Go-style duration ("10s", "500ms", "1m30s", "1.5s"); nullopt when malformed.
+std::optional<std::chrono::milliseconds> ParseDuration(const std::string& text);
+
+struct WebhookSpec {
+  std::string name;
+  std::string type;  // confirm-rollout, pre-rollout, rollout, ... (default rollout)
+  std::string url;
+  std::chrono::milliseconds timeout{0};
+  int retries = 0;
+  nlohmann::json metadata = nlohmann::json::object();
+  std::string error;  // set when the entry is unusable: names the field and what is expected
+};
+
+struct WebhookDefaults {
+  std::chrono::milliseconds timeout{10000};
+  int retries = 2;
+  std::chrono::milliseconds backoff_base{500};
+  std::chrono::milliseconds backoff_max{5000};
+};
+
+// spec.analysis.webhooks of `canary`; malformed entries come back with `error` set.
+std::vector<WebhookSpec> ParseWebhooks(const nlohmann::json& canary, const WebhookDefaults& defaults);
+
+// The body POSTed to `hook`. Event hooks carry event_message/event_type and a timestamp.
+nlohmann::json WebhookPayload(const nlohmann::json& canary, const WebhookSpec& hook, const canary::CanaryStatus& status,
+                              const std::string& event_type = "", const std::string& event_message = "");
+
+class WebhookGates final : public controller::GateRunner {
+ public:
+  explicit WebhookGates(WebhookDefaults defaults = {});
+
+  boost::asio::awaitable<void> Evaluate(const nlohmann::json& canary, const canary::AnalysisPlan& plan,
+                                        const canary::CanaryStatus& status, const controller::ObjectLookup& lookup,
+                                        canary::AnalysisOutcome& outcome) override;
+  // post-rollout and rollback hooks with the status; "event" hooks with the Ready
+  // condition's reason and message as the event.
+  boost::asio::awaitable<void> Fire(const nlohmann::json& canary, const std::string& type,
+                                    const canary::CanaryStatus& status, const controller::ObjectLookup& lookup) override;
+  // Event hooks with an explicit event (for callers that have one in hand).
+  boost::asio::awaitable<void> FireEvent(const nlohmann::json& canary, const canary::CanaryStatus& status,
+                                         const std::string& event_type, const std::string& message);
+
+ private:
+  // Calls every hook of `type`; the first that does not answer 2xx is described in words.
+  boost::asio::awaitable<std::optional<std::string>> FirstFailure(const nlohmann::json& canary,
+                                                                  const std::vector<WebhookSpec>& hooks,
+                                                                  const std::string& type,
+                                                                  const canary::CanaryStatus& status);
+  boost::asio::awaitable<bool> AnyOk(const nlohmann::json& canary, const std::vector<WebhookSpec>& hooks,
+                                     const std::string& type, const canary::CanaryStatus& status);
+  boost::asio::awaitable<PostResult> Call(const WebhookSpec& hook, const nlohmann::json& payload);
+
+  WebhookDefaults defaults_;
+  JsonPoster poster_;
+};
+
+std::shared_ptr<controller::GateRunner> MakeWebhookGates(WebhookDefaults defaults = {});
+
+}  // namespace sluice::analysis
