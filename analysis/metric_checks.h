@@ -1,0 +1,73 @@
+// spec.analysis.metrics evaluated against Prometheus: each metric is a builtin (by name, for
+// the Canary's routing provider), a MetricTemplate (templateRef) or an inline query; it is
+// rendered, queried at the evaluation time and held against its thresholdRange, or judged
+// against the primary when it has `compare`. The evaluation time is a parameter, so
+// `sluice analyze` replays past windows with the same code the controller runs.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "analysis/metric_provider.h"
+#include "analysis/prometheus.h"
+#include "controller/analysis_runner.h"
+#include "kube/clock.h"
+
+namespace sluice::analysis {
+
+struct MetricCheckerOptions {
+  std::string default_address;  // --prometheus-address: for builtins, inline queries and templates without one
+  std::chrono::milliseconds query_timeout{10000};
+  const kube::Clock* clock = &kube::SystemClock::Instance();
+  size_t max_cached_providers = 64;
+};
+
+// Makes the provider for one address and set of credentials; may throw MetricError.
+using ProviderFactory = std::function<std::shared_ptr<MetricProvider>(const PrometheusOptions&)>;
+
+class PrometheusMetricChecker final : public controller::MetricChecker {
+ public:
+  // Providers talk through transports on `executor` (the controller's io executor).
+  static std::shared_ptr<PrometheusMetricChecker> Create(boost::asio::any_io_executor executor,
+                                                         MetricCheckerOptions options);
+  PrometheusMetricChecker(MetricCheckerOptions options, ProviderFactory factory);
+
+  boost::asio::awaitable<void> Check(const nlohmann::json& canary, const canary::CanaryStatus& status,
+                                     const controller::ObjectLookup& lookup, canary::AnalysisOutcome& outcome) override;
+
+  // Every metric evaluated as of `at`: results appended to outcome.metrics, check_failure set
+  // for the first that does not pass.
+  boost::asio::awaitable<void> CheckAt(const nlohmann::json& canary, const controller::ObjectLookup& lookup,
+                                       kube::TimePoint at, canary::AnalysisOutcome& outcome);
+
+  // One metric (spec.analysis.metrics[index]); never throws: bad input and provider errors
+  // are verdict Error with the cause in the message.
+  boost::asio::awaitable<canary::MetricResult> Evaluate(const nlohmann::json& canary, size_t index,
+                                                        const controller::ObjectLookup& lookup, kube::TimePoint at);
+
+  size_t cached_providers() const { return providers_.size(); }
+
+ private:
+  std::shared_ptr<MetricProvider> ProviderFor(const PrometheusOptions& options);
+
+  MetricCheckerOptions options_;
+  ProviderFactory factory_;
+  std::map<std::string, std::shared_ptr<MetricProvider>> providers_;  // by PrometheusOptions::CacheKey
+  std::list<std::string> provider_order_;                             // oldest first, for eviction
+};
+
+// The value held against thresholdRange {min, max} (either may be absent). nullopt value is
+// NoData. Sets verdict (Pass, Fail, NoData) and message on `result`.
+void ApplyThreshold(const nlohmann::json& threshold_range, std::optional<double> value, canary::MetricResult& result);
+
+// A number as status and tables show it: up to 6 significant digits ("99.5", "0.000123").
+std::string FormatValue(double value);
+
+}  // namespace sluice::analysis
