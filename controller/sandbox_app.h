@@ -1,0 +1,37 @@
+// The example app of `sluice sandbox` as a Git layout (examples/podinfo): the files of one
+// scenario at one app version, ready to commit or apply.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace sluice::sandboxrun {
+
+// One version of the app: its image tag and how it behaves in the traffic simulator
+// (pod template annotations sandbox.sluice.dev/error-rate and latency-ms).
+struct AppVersion {
+  std::string tag;         // e.g. "6.5.1"
+  std::string error_rate;  // e.g. "0.3"
+  std::string latency;     // e.g. "p50=20,p99=80"
+  std::string summary;     // the commit message
+};
+
+using AppFiles = std::map<std::string, std::string>;  // path in the repo -> content
+
+// deployment.yaml with the image tag and the two annotations set. Throws
+// std::invalid_argument naming the file and the line it expected when one is missing.
+std::string SetDeploymentVersion(const std::string& deployment_yaml, const AppVersion& version);
+
+// Reads examples_dir (examples/podinfo): every top-level *.yaml file, canary.yaml replaced
+// by scenarios/<scenario>/canary.yaml when that exists. Throws std::runtime_error naming
+// the directory when it is not an example app.
+AppFiles LoadExampleApp(const std::string& examples_dir, const std::string& scenario);
+
+// The files at `version`.
+AppFiles AtVersion(AppFiles files, const AppVersion& version);
+
+// The manifests in apply order: kustomization.yaml's resources when present, else by name.
+std::vector<std::string> ManifestOrder(const AppFiles& files);
+
+}  // namespace sluice::sandboxrun

@@ -1,0 +1,456 @@
+#include "controller/sandbox_run.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+
+#include "controller/sandbox_delivery.h"
+#include "controller/sandbox_process.h"
+#include "controller/sandbox_prometheus.h"
+#include "controller/sandbox_scenario.h"
+#include "controller/sandbox_traffic.h"
+#include "controller/sandbox_view.h"
+#include "kube/http_transport.h"
+#include "sandbox/apimachinery/yaml_json.h"
+#include "sandbox/emulator.h"
+
+namespace sluice::sandboxrun {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// A problem that ends the sandbox with a message and exit code 1.
+struct SandboxError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Paths {
+  std::string examples, crds, fixtures;
+};
+
+Paths ResolvePaths(const SandboxOptions& o) {
+  fs::path checkout = fs::path(SelfExecutable()).parent_path().parent_path();
+  Paths p;
+  p.examples = o.examples_dir.empty() ? (checkout / "examples" / "podinfo").string() : o.examples_dir;
+  p.crds = o.crds_dir.empty() ? (checkout / "crds").string() : o.crds_dir;
+  const char* env = std::getenv("SLUICE_CRD_DIR");
+  p.fixtures = !o.fixture_crds_dir.empty() ? o.fixture_crds_dir
+               : (env && *env)             ? std::string(env)
+                                           : (checkout.parent_path() / "shared" / "fixtures" / "crds").string();
+  if (!fs::exists(fs::path(p.crds) / "sluice.dev_canaries.yaml"))
+    throw SandboxError("no Sluice CRDs in " + p.crds + " (expected sluice.dev_canaries.yaml; pass --crds DIR)");
+  bool gateway = false;
+  if (fs::is_directory(p.fixtures))
+    for (const auto& e : fs::directory_iterator(p.fixtures))
+      gateway = gateway || e.path().filename().string().find("httproutes") != std::string::npos;
+  if (!gateway)
+    throw SandboxError("no Gateway API CRDs in " + p.fixtures +
+                       ": run scripts/fetch-crds.sh, or point SLUICE_CRD_DIR (or --fixture-crds) at them");
+  return p;
+}
+
+void CheckPort(const std::string& host, uint16_t port, const std::string& what, const std::string& flag) {
+  if (port != 0 && !PortFree(host, port))
+    throw SandboxError("port " + std::to_string(port) + " on " + host + " is taken (wanted for " + what +
+                       "): choose another with " + flag + ", or 0 for any free port");
+}
+
+std::string MakeWorkDir() {
+  char tmpl[] = "/tmp/sluice-sandbox-XXXXXX";
+  if (!mkdtemp(tmpl)) throw SandboxError("cannot create a work directory in /tmp");
+  return tmpl;
+}
+
+// Everything the sandbox started, stopped in reverse order by the destructor.
+struct Running {
+  std::string workdir;
+  bool keep_workdir = false;
+  std::unique_ptr<sandbox::Emulator> emulator;
+  std::unique_ptr<TrafficService> traffic;
+  std::unique_ptr<ChildProcess> controller;
+  std::unique_ptr<ChildProcess> prometheus;
+  std::string kubeconfig;
+  std::string prometheus_url;
+  std::string repo_dir;
+
+  ~Running() {
+    if (controller) controller->Stop();
+    if (prometheus) prometheus->Stop();
+    if (traffic) traffic->Stop();
+    if (emulator) emulator->Stop();
+    std::error_code ec;
+    if (!workdir.empty() && !keep_workdir) fs::remove_all(workdir, ec);
+  }
+};
+
+asio::awaitable<void> Sleep(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  t.expires_after(d);
+  boost::system::error_code ec;
+  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+// Polls http://host:port/path until it answers 200; throws with the child's log when the
+// child exits or the deadline passes.
+asio::awaitable<void> WaitReady(const std::string& host, uint16_t port, std::string path, ChildProcess& child,
+                                std::chrono::seconds deadline) {
+  kube::RestConfig rc;
+  rc.server = "http://" + host + ":" + std::to_string(port);
+  auto transport = kube::MakeHttpTransport(co_await asio::this_coro::executor, rc);
+  auto end = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < end) {
+    if (!child.Running())
+      throw SandboxError(child.name() + " exited with status " + std::to_string(child.exit_status()) +
+                         "; its log (" + child.log_path() + ") ends:\n" + child.LogTail());
+    try {
+      kube::HttpRequest req;
+      req.target = path;
+      req.accept = "*/*";
+      auto timeout = std::chrono::milliseconds(2000);
+      auto send = transport->Send(req, timeout);
+      kube::HttpResponse r = co_await std::move(send);
+      if (r.status == 200) co_return;
+    } catch (const std::exception&) {
+      // not listening yet
+    }
+    co_await Sleep(std::chrono::milliseconds(200));
+  }
+  throw SandboxError(child.name() + " did not answer " + path + " within " + std::to_string(deadline.count()) +
+                     "s; its log (" + child.log_path() + ") ends:\n" + child.LogTail());
+}
+
+bool ControllerHasFlag(const std::string& self, const std::string& flag) {
+  std::string help;
+  RunCommand({self, "controller", "--help"}, std::chrono::seconds(20), help);
+  return help.find(flag) != std::string::npos;
+}
+
+// The Canary of the example app (namespace and name from canary.yaml).
+std::pair<std::string, std::string> CanaryKey(const AppFiles& files) {
+  for (const auto& doc : apimachinery::ParseYamlDocuments(files.at("canary.yaml")))
+    if (doc.value("kind", "") == "Canary")
+      return {doc["metadata"].value("namespace", "default"), doc["metadata"].value("name", "")};
+  throw SandboxError("canary.yaml of the example app holds no Canary");
+}
+
+class Story {
+ public:
+  Story(std::shared_ptr<kube::Client> client, RolloutView& view, std::string ns, std::string name,
+        std::chrono::seconds step_timeout)
+      : client_(std::move(client)), view_(view), ns_(std::move(ns)), name_(std::move(name)), timeout_(step_timeout) {}
+
+  asio::awaitable<void> Init() {
+    auto canaries = client_->Resolve("sluice.dev/v1beta1", "Canary");
+    canaries_ = co_await std::move(canaries);
+    auto events = client_->Resolve("v1", "Event");
+    events_ = co_await std::move(events);
+  }
+
+  // The Canary now, or null; shows it and the new events.
+  asio::awaitable<json> Observe() {
+    json canary;
+    try {
+      std::string sub;
+      auto get = client_->Get(canaries_, ns_, name_, sub);
+      canary = co_await std::move(get);
+      view_.ShowCanary(canary);
+      kube::ListOptions lo;
+      auto list = client_->List(events_, ns_, lo);
+      json events = co_await std::move(list);
+      view_.ShowEvents(events, name_);
+    } catch (const kube::ApiError& e) {
+      if (!e.IsNotFound()) view_.Note(std::string("cannot read the Canary: ") + e.what());
+    }
+    co_return canary;
+  }
+
+  // Waits for the revision after `before` to reach `phase` (and `reason`); false with a note
+  // when it ends otherwise or the deadline passes.
+  asio::awaitable<bool> WaitFor(std::string before, std::string phase, std::string reason) {
+    auto start = std::chrono::steady_clock::now();
+    auto end = start + timeout_;
+    while (std::chrono::steady_clock::now() < end) {
+      json c = co_await Observe();
+      const json& st = c.is_object() && c.contains("status") ? c["status"] : json::object();
+      std::string applied = st.value("lastAppliedSpec", "");
+      std::string now_phase = st.value("phase", "");
+      bool fresh = before.empty() ? !now_phase.empty() : applied != before && !applied.empty();
+      if (fresh && (now_phase == "Succeeded" || now_phase == "Failed" || now_phase == phase)) {
+        std::string why = ReadyReason(st);
+        auto secs = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start).count();
+        if (now_phase == phase && (reason.empty() || why == reason)) {
+          view_.Headline(Outcome(phase) + " in " + std::to_string(secs) + "s" + (why.empty() ? "" : " (" + why + ")"));
+          co_return true;
+        }
+        view_.Headline("expected " + phase + (reason.empty() ? "" : " (" + reason + ")") + ", but the rollout ended " +
+                       now_phase + " (" + why + "): " + ReadyMessage(st));
+        co_return false;
+      }
+      co_await Sleep(std::chrono::milliseconds(500));
+    }
+    view_.Headline("no " + phase + " within " + std::to_string(timeout_.count()) + "s; the controller's log is in the work dir");
+    co_return false;
+  }
+
+  asio::awaitable<std::string> Revision() {
+    json c = co_await Observe();
+    co_return c.is_object() && c.contains("status") ? c["status"].value("lastAppliedSpec", "") : "";
+  }
+
+  // Waits for the rollout under way to move traffic, then annotates the abort request.
+  asio::awaitable<bool> Abort(std::string before) {
+    auto end = std::chrono::steady_clock::now() + timeout_;
+    while (std::chrono::steady_clock::now() < end) {
+      json c = co_await Observe();
+      const json& st = c.is_object() && c.contains("status") ? c["status"] : json::object();
+      bool underway = st.value("lastAppliedSpec", "") != before && st.value("phase", "") == "Progressing" &&
+                      (st.value("canaryWeight", 0) > 0 || st.value("iterations", 0) > 0);
+      if (underway) {
+        view_.Note("$ kubectl -n " + ns_ + " annotate canary " + name_ + " sluice.dev/abort=\"sandbox abort scenario\"");
+        json patch = {{"metadata", {{"annotations", {{"sluice.dev/abort", "sandbox abort scenario"}}}}}};
+        kube::PatchOptions po;
+        po.field_manager = "kubectl-annotate";
+        auto op = client_->Patch(canaries_, ns_, name_, kube::PatchType::kMerge, patch, po);
+        co_await std::move(op);
+        co_return true;
+      }
+      co_await Sleep(std::chrono::milliseconds(250));
+    }
+    view_.Headline("the rollout did not start within " + std::to_string(timeout_.count()) + "s");
+    co_return false;
+  }
+
+ private:
+  static std::string Outcome(const std::string& phase) {
+    if (phase == "Succeeded") return "promoted";
+    if (phase == "Failed") return "rolled back";
+    if (phase == "Initialized") return "initialized";
+    return phase;
+  }
+  static const json* Ready(const json& st) {
+    if (!st.contains("conditions") || !st["conditions"].is_array()) return nullptr;
+    for (const auto& c : st["conditions"])
+      if (c.value("type", "") == "Ready") return &c;
+    return nullptr;
+  }
+  static std::string ReadyReason(const json& st) { return Ready(st) ? Ready(st)->value("reason", "") : ""; }
+  static std::string ReadyMessage(const json& st) { return Ready(st) ? Ready(st)->value("message", "") : ""; }
+
+  std::shared_ptr<kube::Client> client_;
+  RolloutView& view_;
+  std::string ns_, name_;
+  std::chrono::seconds timeout_;
+  kube::ApiResource canaries_, events_;
+};
+
+struct Context {
+  const SandboxOptions& options;
+  Paths paths;
+  Running& run;
+  RolloutView& view;
+  std::ostream& out;
+  bool scenario_passed = false;
+  bool finished = false;
+  int exit_code = 1;
+};
+
+void StartEmulator(Context& ctx) {
+  sandbox::EmulatorOptions eo;
+  eo.listen = ctx.options.listen_host + ":" + std::to_string(ctx.options.api_port);
+  eo.kubeconfig_path = ctx.run.workdir + "/kubeconfig";
+  eo.deployment_ready_delay = std::chrono::milliseconds(ctx.options.deployment_ready_delay_ms);
+  ctx.run.emulator = std::make_unique<sandbox::Emulator>(eo);
+  ctx.run.emulator->LoadCrdsFromDirectory(ctx.paths.crds);
+  ctx.run.emulator->LoadCrdsFromDirectory(ctx.paths.fixtures);
+  try {
+    ctx.run.emulator->Start();
+  } catch (const std::exception& e) {
+    throw SandboxError(std::string("the API emulator cannot listen: ") + e.what());
+  }
+  ctx.run.kubeconfig = eo.kubeconfig_path;
+}
+
+asio::awaitable<void> StartController(Context& ctx, uint16_t metrics_port) {
+  std::string self = SelfExecutable();
+  std::vector<std::string> argv = {self, "controller", "--kubeconfig", ctx.run.kubeconfig,
+                                   "--listen", ctx.options.listen_host + ":" + std::to_string(metrics_port),
+                                   "--leader-elect=false", "--log-format", "text"};
+  if (ControllerHasFlag(self, "--prometheus-address"))
+    argv.insert(argv.end(), {"--prometheus-address", ctx.run.prometheus_url});
+  else
+    ctx.view.Note("note: this build's controller has no --prometheus-address: rollouts run without metric analysis");
+  ctx.run.controller = ChildProcess::Start("sluice controller", argv, ctx.run.workdir + "/controller.log");
+  std::string host = ctx.options.listen_host;
+  std::string path = "/readyz";
+  auto ready = WaitReady(host, metrics_port, path, *ctx.run.controller, std::chrono::seconds(30));
+  co_await std::move(ready);
+}
+
+void PrintKeepInstructions(Context& ctx, const std::string& ns, const std::string& name) {
+  ctx.out << "\nThe sandbox stays up. From another terminal:\n"
+          << "  export KUBECONFIG=" << ctx.run.kubeconfig << " KUBECACHEDIR=$(mktemp -d)\n"
+          << "  kubectl -n " << ns << " get canaries -w\n"
+          << "  kubectl -n " << ns << " annotate canary " << name << " sluice.dev/abort=\"why\"   # abort a rollout\n"
+          << "  Prometheus: " << ctx.run.prometheus_url << "  (try envoy_cluster_upstream_rq or sluice_canary_weight)\n"
+          << "  the app's Git repository: " << ctx.run.repo_dir << "\n"
+          << "  logs: " << ctx.run.workdir << "/{controller,prometheus}.log\n"
+          << "Ctrl-C stops everything." << std::endl;
+}
+
+asio::awaitable<void> Main(Context& ctx, std::shared_ptr<kube::Client> client) {
+  const Scenario* scenario = FindScenario(ctx.options.scenario);
+  AppFiles base = LoadExampleApp(ctx.paths.examples, scenario->name);
+  std::pair<std::string, std::string> key = CanaryKey(base);
+  std::string ns = key.first;
+  std::string name = key.second;
+
+  TrafficServiceOptions to;
+  to.ns = ns;
+  to.canary = name;
+  to.host = ctx.options.listen_host;
+  to.port = ctx.options.traffic_port;
+  ctx.run.traffic = std::make_unique<TrafficService>(client, to);
+  try {
+    ctx.run.traffic->Start();
+  } catch (const std::exception& e) {
+    throw SandboxError(std::string("the traffic simulator cannot listen: ") + e.what());
+  }
+  asio::co_spawn(client->executor(), ctx.run.traffic->Run([&ctx](const std::string& p) { ctx.view.Note(p); }),
+                 asio::detached);
+
+  uint16_t metrics_port = PickFreePort(ctx.options.listen_host);
+  uint16_t prom_port = ctx.options.prometheus_port ? ctx.options.prometheus_port : PickFreePort(ctx.options.listen_host);
+  ctx.run.prometheus_url = "http://" + ctx.options.listen_host + ":" + std::to_string(prom_port);
+  std::string host = ctx.options.listen_host;
+  ctx.run.prometheus = StartPrometheus(ctx.run.workdir, host, prom_port,
+                                       {{"traffic", host + ":" + std::to_string(ctx.run.traffic->port())},
+                                        {"sluice-controller", host + ":" + std::to_string(metrics_port)}});
+  co_await StartController(ctx, metrics_port);
+  std::string ready_path = "/-/ready";
+  auto ready = WaitReady(host, prom_port, ready_path, *ctx.run.prometheus, std::chrono::seconds(60));
+  co_await std::move(ready);
+
+  ctx.run.repo_dir = ctx.run.workdir + "/repo";
+  auto delivery = MakeAppDelivery({client, ctx.run.repo_dir});
+  ctx.out << "sluice sandbox: scenario " << scenario->name << ": " << scenario->description << "\n"
+          << "  Kubernetes API  " << ctx.run.emulator->server_url() << "  (kubeconfig " << ctx.run.kubeconfig << ")\n"
+          << "  Prometheus      " << ctx.run.prometheus_url << "\n"
+          << "  traffic         http://" << host << ":" << ctx.run.traffic->port() << "/metrics (100 requests/s)\n"
+          << "  controller      pid " << ctx.run.controller->pid() << ", metrics http://" << host << ":" << metrics_port
+          << "/metrics\n"
+          << "  prometheus      pid " << ctx.run.prometheus->pid() << "\n"
+          << "  work dir        " << ctx.run.workdir << "\n"
+          << "  delivery        " << delivery->Describe() << std::endl;
+
+  Story story(client, ctx.view, ns, name, ctx.options.step_timeout);
+  co_await story.Init();
+  bool ok = true;
+  for (const auto& step : scenario->steps) {
+    std::string before = co_await story.Revision();
+    ctx.view.Headline(step.headline);
+    if (step.kind == ScenarioStep::Kind::kRelease) {
+      auto deliver = delivery->Deliver(AtVersion(base, step.version), step.version.summary);
+      std::string revision = co_await std::move(deliver);
+      ctx.view.Note("committed " + revision.substr(0, 12) + " \"" + step.version.summary + "\"");
+      if (step.expect_phase.empty()) continue;
+      ok = co_await story.WaitFor(before, step.expect_phase, step.expect_reason);
+    } else {
+      // The abort concerns the rollout the previous step started.
+      ok = co_await story.Abort(before);
+      std::string any_revision;
+      if (ok) ok = co_await story.WaitFor(any_revision, step.expect_phase, step.expect_reason);
+    }
+    if (!ok) break;
+  }
+  ctx.scenario_passed = ok;
+  ctx.exit_code = ok ? 0 : 1;
+  ctx.view.Headline(std::string("scenario ") + scenario->name + (ok ? ": every step reached its outcome" : ": FAILED"));
+  if (!ctx.options.keep) {
+    if (ok) ctx.out << "(run with --keep to stay up and explore: kubectl, Prometheus, kubectl annotate)" << std::endl;
+    ctx.finished = true;
+    co_return;
+  }
+  PrintKeepInstructions(ctx, ns, name);
+  for (;;) {
+    co_await story.Observe();
+    co_await Sleep(std::chrono::milliseconds(1000));
+  }
+}
+
+}  // namespace
+
+int RunSandbox(const SandboxOptions& options) {
+  std::ostream& out = std::cout;
+  if (!FindScenario(options.scenario)) {
+    std::cerr << "sluice sandbox: unknown scenario \"" << options.scenario << "\"; choose one of:";
+    for (const auto& n : ScenarioNames()) std::cerr << " " << n;
+    std::cerr << std::endl;
+    return 2;
+  }
+  // The controller and Prometheus log to files; the terminal belongs to the view.
+  spdlog::set_level(spdlog::level::warn);
+  bool fancy = !options.headless && isatty(STDOUT_FILENO);
+  RolloutView view(out, fancy);
+  Running run;
+  std::optional<Context> ctx;
+  asio::io_context io;
+  // Installed before anything starts so Ctrl-C during start-up also cleans up.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  int signal_received = 0;
+  try {
+    ctx.emplace(Context{options, ResolvePaths(options), run, view, out});
+    if (FindOnPath("prometheus").empty())
+      throw SandboxError(
+          "Prometheus is not installed (no `prometheus` on PATH): install Debian's package with "
+          "`sudo apt-get install prometheus` (scripts/install-deps.sh does it)");
+    CheckPort(options.listen_host, options.api_port, "the API emulator", "--api-port");
+    CheckPort(options.listen_host, options.prometheus_port, "Prometheus", "--prometheus-port");
+    CheckPort(options.listen_host, options.traffic_port, "the traffic simulator", "--traffic-port");
+    run.workdir = MakeWorkDir();
+    run.keep_workdir = options.keep;
+    StartEmulator(*ctx);
+  } catch (const std::exception& e) {
+    std::cerr << "sluice sandbox: " << e.what() << std::endl;
+    return 1;
+  }
+  auto client = kube::MakeHttpClient(io.get_executor(), kube::ParseKubeconfig(run.emulator->KubeconfigYaml()));
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    signal_received = sig;
+    io.stop();
+  });
+  std::string failure;
+  asio::co_spawn(io, Main(*ctx, client), [&](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        failure = ex.what();
+      }
+    }
+    io.stop();
+  });
+  io.run();
+  if (signal_received) out << "\nsluice sandbox: " << (signal_received == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping everything" << std::endl;
+  if (!failure.empty()) std::cerr << "sluice sandbox: " << failure << std::endl;
+  if (options.keep) out << "kept the work dir " << run.workdir << std::endl;
+  int code = !failure.empty() ? 1 : signal_received ? (ctx->scenario_passed ? 0 : 130) : ctx->exit_code;
+  return code;
+}
+
+}  // namespace sluice::sandboxrun

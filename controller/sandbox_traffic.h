@@ -1,0 +1,51 @@
+// The traffic simulator at work in `sluice sandbox`: every half second it reads the Canary,
+// its routing object, the apex Service and both Deployments through the API, routes the
+// virtual requests of the elapsed time by what it read, and serves the data plane's series
+// on /metrics for Prometheus.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "kube/client.h"
+#include "sandbox/http_server.h"
+#include "sandbox/traffic_simulator.h"
+
+namespace sluice::sandboxrun {
+
+struct TrafficServiceOptions {
+  std::string ns;
+  std::string canary;  // the Canary whose app receives the traffic
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  double requests_per_second = 100;
+  double load_tester_share = 0.1;
+};
+
+class TrafficService {
+ public:
+  TrafficService(std::shared_ptr<kube::Client> client, TrafficServiceOptions options);
+  ~TrafficService();
+  // Serves /metrics; throws std::runtime_error when the port cannot be bound.
+  void Start();
+  uint16_t port() const;
+  // Runs on the client's executor until Stop(). `on_problem` hears each new error once
+  // (an unreadable object, a bad annotation), so the terminal can show it.
+  boost::asio::awaitable<void> Run(std::function<void(const std::string&)> on_problem);
+  void Stop();
+
+ private:
+  boost::asio::awaitable<sandbox::ClusterView> Read();
+
+  std::shared_ptr<kube::Client> client_;
+  TrafficServiceOptions options_;
+  std::shared_ptr<sandbox::TrafficSimulator> simulator_;
+  std::unique_ptr<sandbox::HttpServer> server_;
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace sluice::sandboxrun
