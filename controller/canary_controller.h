@@ -6,6 +6,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -98,7 +99,7 @@ class CanaryController : public std::enable_shared_from_this<CanaryController> {
   std::map<std::string, std::string> stale_version_;
   ReconcileStats stats_;
   ObjectLookup lookup_;  // the analysis reads templates, providers and secrets from our caches
-  bool synced_ = false;
+  std::atomic<bool> synced_{false};  // read by the /readyz handler on another thread
   bool stopped_ = false;
 };
 

@@ -39,6 +39,7 @@ int BuiltinGroupRank(const std::string& group) {
                                                  "autoscaling",
                                                  "networking.k8s.io",
                                                  "coordination.k8s.io",
+                                                 "rbac.authorization.k8s.io",
                                                  "apiextensions.k8s.io"};
   auto it = std::find(order.begin(), order.end(), group);
   return it == order.end() ? -1 : static_cast<int>(it - order.begin());
@@ -79,6 +80,12 @@ Registry::Registry() {
               false, all));
   Add(Builtin("networking.k8s.io", "v1", "ingresses", "Ingress", true, {"ing"}, true, false, true));
   Add(Builtin("coordination.k8s.io", "v1", "leases", "Lease", true, {}, false, false, false));
+  // RBAC objects are stored and served (install manifests apply), not enforced.
+  Add(Builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false, {}, false, false, false));
+  Add(Builtin("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false, {}, false, false,
+              false));
+  Add(Builtin("rbac.authorization.k8s.io", "v1", "roles", "Role", true, {}, false, false, false));
+  Add(Builtin("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true, {}, false, false, false));
   Add(Builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false,
               {"crd", "crds"}, true, false, true));
 }

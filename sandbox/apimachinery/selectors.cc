@@ -2,6 +2,8 @@
 // selectors every resource supports.
 #include "sandbox/apimachinery/selectors.h"
 
+#include <map>
+
 #include <algorithm>
 #include <cctype>
 #include <regex>
@@ -318,6 +320,47 @@ bool LabelSelector::Matches(const nlohmann::json& labels) const {
   return true;
 }
 
+namespace {
+
+// Fields the API server lets a list select on, beyond metadata.name and metadata.namespace:
+// those of core/v1 Events (what `kubectl describe` and event tools ask for), by JSON path.
+const std::map<std::string, std::string>& SelectableFields() {
+  static const std::map<std::string, std::string> fields = {
+      {"metadata.name", "metadata.name"},
+      {"metadata.namespace", "metadata.namespace"},
+      {"involvedObject.kind", "involvedObject.kind"},
+      {"involvedObject.namespace", "involvedObject.namespace"},
+      {"involvedObject.name", "involvedObject.name"},
+      {"involvedObject.uid", "involvedObject.uid"},
+      {"involvedObject.apiVersion", "involvedObject.apiVersion"},
+      {"involvedObject.resourceVersion", "involvedObject.resourceVersion"},
+      {"involvedObject.fieldPath", "involvedObject.fieldPath"},
+      {"reason", "reason"},
+      {"type", "type"},
+      {"source", "source.component"},
+      {"reportingComponent", "reportingComponent"},
+  };
+  return fields;
+}
+
+std::string StringAt(const nlohmann::json& object, const std::string& path) {
+  const nlohmann::json* node = &object;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t dot = path.find('.', start);
+    std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (!node->is_object()) return "";
+    auto it = node->find(key);
+    if (it == node->end()) return "";
+    node = &*it;
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return node->is_string() ? node->get<std::string>() : "";
+}
+
+}  // namespace
+
 FieldSelector FieldSelector::Parse(const std::string& text) {
   FieldSelector s;
   if (Trim(text).empty()) return s;
@@ -325,26 +368,18 @@ FieldSelector FieldSelector::Parse(const std::string& text) {
     std::string field, op, value;
     if (!SplitTerm(raw, field, op, value))
       throw std::invalid_argument("invalid selector: '" + text + "'; can't understand '" + raw + "'");
-    if (field != "metadata.name" && field != "metadata.namespace")
-      throw std::invalid_argument("\"" + field + "\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"");
+    if (!SelectableFields().count(field))
+      throw std::invalid_argument("\"" + field +
+                                  "\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\" "
+                                  "and the Event fields involvedObject.*, reason, type, source");
     s.terms_.push_back({field, op != "!=", value});
   }
   return s;
 }
 
 bool FieldSelector::Matches(const nlohmann::json& object) const {
-  for (const auto& t : terms_) {
-    std::string key = t.field == "metadata.name" ? "name" : "namespace";
-    std::string actual;
-    if (object.is_object()) {
-      auto meta = object.find("metadata");
-      if (meta != object.end() && meta->is_object()) {
-        auto v = meta->find(key);
-        if (v != meta->end() && v->is_string()) actual = v->get<std::string>();
-      }
-    }
-    if ((actual == t.value) != t.equal) return false;
-  }
+  for (const auto& t : terms_)
+    if ((StringAt(object, SelectableFields().at(t.field)) == t.value) != t.equal) return false;
   return true;
 }
 

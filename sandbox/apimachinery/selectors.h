@@ -31,8 +31,9 @@ class LabelSelector {
 
 class FieldSelector {
  public:
-  // Supports metadata.name and metadata.namespace with = == !=; anything else throws
-  // std::invalid_argument naming the field (the API server's "field label not supported").
+  // Supports metadata.name, metadata.namespace and the Event fields (involvedObject.*,
+  // reason, type, source) with = == !=; anything else throws std::invalid_argument naming
+  // the field (the API server's "field label not supported").
   static FieldSelector Parse(const std::string& text);
   bool Matches(const nlohmann::json& object) const;
   bool Empty() const { return terms_.empty(); }

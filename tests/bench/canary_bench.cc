@@ -178,9 +178,9 @@ class BenchCluster {
   asio::awaitable<void> ApplyOne(json object) {
     auto res = co_await Resolve(object["apiVersion"], object["kind"]);
     std::string manager = "bench";
-    sluice::kube::PatchOptions po;
-    po.force = true;
-    auto op = client_->Apply(res, object, manager, po);
+    bool force = true;
+    std::string subresource;
+    auto op = client_->Apply(res, object, manager, force, subresource);
     co_await std::move(op);
   }
 
