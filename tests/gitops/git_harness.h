@@ -1,0 +1,106 @@
+// Real Git repositories for GitOps tests, made with the `git` binary in temp dirs, and the
+// servers that make them remote: `git daemon` (git://) and `git http-backend` behind a small
+// CGI-calling HTTP server with optional basic auth (http://). Everything binds to loopback
+// on a free port and stops with its owner.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/support/process.h"
+
+namespace sluice::sandbox {
+class HttpServer;
+}
+
+namespace sluice::testing {
+
+// A non-bare repository with a work tree; branch "main" from the first commit.
+class GitRepo {
+ public:
+  // In a fresh temp dir of its own.
+  GitRepo();
+  // In `dir` (created if missing, kept afterwards): for repositories a server exports from
+  // a base directory the test owns.
+  explicit GitRepo(const std::string& dir);
+  const std::string& path() const { return path_; }
+  std::string FileUrl() const { return "file://" + path(); }
+
+  // Writes (creates or replaces) files relative to the work tree, commits them all and
+  // returns the new commit's 40-hex hash. An empty map makes an empty commit.
+  std::string Commit(const std::map<std::string, std::string>& files, const std::string& message = "change");
+  // Removes files, commits, returns the hash.
+  std::string Remove(const std::vector<std::string>& files, const std::string& message = "remove");
+  // A lightweight tag, or an annotated one (a tag object) when `annotated`.
+  void Tag(const std::string& name, bool annotated = false);
+  void Branch(const std::string& name);    // creates a branch at HEAD (stays on the current one)
+  void Checkout(const std::string& name);  // switches branch
+  std::string Head() const;
+  // Runs git in the repository; FAILs the test on a non-zero exit.
+  std::string Git(const std::vector<std::string>& args) const;
+
+ private:
+  std::unique_ptr<TempDir> owned_;
+  std::string path_;
+};
+
+// Finds a loopback TCP port nobody listens on right now.
+uint16_t FreeLoopbackPort();
+
+// `git daemon` exporting every repository under base_dir: git://127.0.0.1:<port>/<relative path>.
+class GitDaemon {
+ public:
+  explicit GitDaemon(const std::string& base_dir);
+  ~GitDaemon();
+  std::string UrlFor(const std::string& repo_path) const;  // repo_path must be under base_dir
+  uint16_t port() const { return port_; }
+
+ private:
+  std::string base_dir_;
+  uint16_t port_ = 0;
+  std::unique_ptr<BackgroundProcess> process_;
+};
+
+// Smart HTTP through /usr/lib/git-core/git-http-backend. Serves repositories under
+// base_dir at http://127.0.0.1:<port>/<relative path>; with credentials set, every request
+// needs that basic auth (else 401 with a Basic challenge).
+class GitHttpServer {
+ public:
+  struct Counters {
+    std::atomic<int> ref_advertisements{0};  // GET .../info/refs?service=git-upload-pack
+    std::atomic<int> upload_packs{0};        // POST .../git-upload-pack: an actual fetch
+    std::atomic<int> unauthorized{0};
+  };
+
+  explicit GitHttpServer(const std::string& base_dir, std::string username = "", std::string password = "");
+  ~GitHttpServer();
+  std::string UrlFor(const std::string& repo_path) const;
+  uint16_t port() const;
+  Counters& counters() { return counters_; }
+
+ private:
+  std::string base_dir_;
+  std::string username_, password_;
+  Counters counters_;
+  std::unique_ptr<sandbox::HttpServer> server_;
+};
+
+// A TCP listener that accepts connections and never answers: a remote that hangs.
+class SilentServer {
+ public:
+  SilentServer();
+  ~SilentServer();
+  uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+bool GitHttpBackendAvailable();
+
+}  // namespace sluice::testing
