@@ -119,7 +119,7 @@ RolloutView::RolloutView(std::ostream& out, bool fancy)
 
 std::string RolloutView::Stamp() const {
   auto s = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start_).count();
-  char buf[16];
+  char buf[48];
   std::snprintf(buf, sizeof buf, "[%02lld:%02lld] ", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
   return fancy_ ? std::string(kDim) + buf + kReset : buf;
 }
