@@ -7,9 +7,16 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <limits>
+
 namespace sluice::controller {
 
 using canary::Phase;
+
+namespace {
+// Every verdict a metric may have (crds/sluice.dev_canaries.yaml status.metrics[].verdict).
+constexpr const char* kVerdicts[] = {"Pass", "Fail", "High", "Low", "NoData", "Error"};
+}  // namespace
 
 struct ControllerMetrics::Families {
   prometheus::Family<prometheus::Gauge>& weight;
@@ -17,6 +24,8 @@ struct ControllerMetrics::Families {
   prometheus::Family<prometheus::Gauge>& failed_checks;
   prometheus::Family<prometheus::Counter>& rollouts;
   prometheus::Family<prometheus::Histogram>& duration;
+  prometheus::Family<prometheus::Gauge>& metric_value;
+  prometheus::Family<prometheus::Gauge>& metric_verdict;
   prometheus::Counter& reconcile_errors;
   prometheus::Gauge& queue_depth;
   prometheus::Gauge& leader;
@@ -45,6 +54,14 @@ ControllerMetrics::ControllerMetrics(const kube::Clock& clock)
           .Name("sluice_canary_rollout_duration_seconds")
           .Help("Time from the start of a rollout to its end")
           .Register(*registry_),
+      prometheus::BuildGauge()
+          .Name("sluice_canary_metric_value")
+          .Help("Last value of each analysis metric (NaN: no data or an error)")
+          .Register(*registry_),
+      prometheus::BuildGauge()
+          .Name("sluice_canary_metric_verdict")
+          .Help("1 for each analysis metric's last verdict, 0 for the others")
+          .Register(*registry_),
       errors.Add({}),
       depth.Add({}),
       leader.Add({}),
@@ -65,6 +82,7 @@ void ControllerMetrics::ObserveCanary(const std::string& ns, const std::string& 
     f_->phase.Add(labels).Set(static_cast<Phase>(p) == s.phase ? 1 : 0);
   }
   std::string key = ns + "/" + name;
+  ObserveMetrics(id, key, s);
   auto it = seen_.find(key);
   if (it == seen_.end()) {
     seen_[key] = {s.phase, canary::InProgress(s.phase) ? clock_.Now() : kube::TimePoint{}};
@@ -87,6 +105,34 @@ void ControllerMetrics::ObserveCanary(const std::string& ns, const std::string& 
         .Observe(seconds);
   }
   seen.phase = s.phase;
+}
+
+void ControllerMetrics::ObserveMetrics(const std::map<std::string, std::string>& id, const std::string& key,
+                                       const canary::CanaryStatus& s) {
+  std::set<std::string> now;
+  for (const auto& m : s.metrics) {
+    auto labels = id;
+    labels["metric"] = m.name;
+    f_->metric_value.Add(labels).Set(m.value ? *m.value : std::numeric_limits<double>::quiet_NaN());
+    for (const char* verdict : kVerdicts) {
+      auto with_verdict = labels;
+      with_verdict["verdict"] = verdict;
+      f_->metric_verdict.Add(with_verdict).Set(m.verdict == verdict ? 1 : 0);
+    }
+    now.insert(m.name);
+  }
+  for (const auto& gone : exported_metrics_[key]) {
+    if (now.count(gone)) continue;
+    auto labels = id;
+    labels["metric"] = gone;
+    f_->metric_value.Remove(&f_->metric_value.Add(labels));
+    for (const char* verdict : kVerdicts) {
+      auto with_verdict = labels;
+      with_verdict["verdict"] = verdict;
+      f_->metric_verdict.Remove(&f_->metric_verdict.Add(with_verdict));
+    }
+  }
+  exported_metrics_[key] = std::move(now);
 }
 
 void ControllerMetrics::ReconcileError() { f_->reconcile_errors.Increment(); }

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "controller/canary/types.h"
@@ -21,7 +22,8 @@ class ControllerMetrics {
   explicit ControllerMetrics(const kube::Clock& clock = kube::SystemClock::Instance());
   ~ControllerMetrics();
 
-  // After each reconcile: weight, phase, and a finished rollout's outcome and duration.
+  // After each reconcile: weight, phase, the last value and verdict of every analysis metric,
+  // and a finished rollout's outcome and duration.
   void ObserveCanary(const std::string& ns, const std::string& name, const canary::CanaryStatus& status,
                      canary::Strategy strategy);
   void ReconcileError();
@@ -32,6 +34,8 @@ class ControllerMetrics {
 
  private:
   struct Families;
+  void ObserveMetrics(const std::map<std::string, std::string>& id, const std::string& key,
+                      const canary::CanaryStatus& status);
   struct Seen {
     canary::Phase phase;
     kube::TimePoint started{};
@@ -40,6 +44,9 @@ class ControllerMetrics {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Families> f_;
   std::map<std::string, Seen> seen_;
+  // Metric names each Canary exported last time, so a metric that left its status stops
+  // being reported.
+  std::map<std::string, std::set<std::string>> exported_metrics_;
   mutable std::mutex mu_;
 };
 
