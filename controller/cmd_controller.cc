@@ -14,6 +14,7 @@
 #include <random>
 #include <string>
 
+#include "analysis/metric_checks.h"
 #include "controller/canary_controller.h"
 #include "controller/metrics.h"
 #include "kube/leader_election.h"
@@ -35,6 +36,7 @@ struct ControllerFlags {
   std::string lease_name = "sluice-controller";
   int workers = 4;
   std::string log_format = "json";
+  std::string prometheus_address;  // for builtin metrics, inline queries and templates without one
   // A weight step costs a route write, a status write and an Event: 1,000 Canaries at a 10 s
   // interval need about 300 writes/s, so the default leaves room for that (docs/canary.md).
   double kube_api_qps = 300;
@@ -106,7 +108,12 @@ int RunController(const ControllerFlags& flags) {
   controller::CanaryControllerOptions co;
   co.ns = flags.ns;
   co.workers = flags.workers;
-  auto canaries = controller::CanaryController::Create(client, events, controller::MakeNoAnalysis(), co, metrics);
+  analysis::MetricCheckerOptions mo;
+  mo.default_address = flags.prometheus_address;
+  // Providers and their connections live on the controller's io executor, like the client.
+  auto metric_checks = analysis::PrometheusMetricChecker::Create(io.get_executor(), mo);
+  auto analysis_runner = controller::ComposeAnalysis(nullptr, metric_checks, nullptr);
+  auto canaries = controller::CanaryController::Create(client, events, analysis_runner, co, metrics);
   std::unique_ptr<sandbox::HttpServer> ops;
   try {
     ops = ServeOperations(flags.listen, metrics, [canaries] { return canaries->Synced(); });
@@ -178,6 +185,8 @@ CLI::App* RegisterControllerCommand(CLI::App& app, std::function<int()>& run) {
       ->check(CLI::Range(1.0, 100000.0));
   cmd->add_option("--kube-api-burst", flags->kube_api_burst, "API requests it may send at once above the rate")
       ->check(CLI::Range(1, 100000));
+  cmd->add_option("--prometheus-address", flags->prometheus_address,
+                  "Prometheus URL for builtin metrics, inline queries and MetricTemplates without an address");
   cmd->add_option("--log-format", flags->log_format, "json or text")->check(CLI::IsMember({"json", "text"}));
   run = [flags] { return RunController(*flags); };
   return cmd;

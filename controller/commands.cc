@@ -9,6 +9,7 @@ namespace sluice {
 // Each subcommand lives in its own file (cmd_<name>.cc) and registers itself here.
 CLI::App* RegisterEmulatorCommand(CLI::App& app, std::function<int()>& run);
 CLI::App* RegisterControllerCommand(CLI::App& app, std::function<int()>& run);
+CLI::App* RegisterAnalyzeCommand(CLI::App& app, std::function<int()>& run);
 
 namespace {
 std::map<CLI::App*, std::function<int()>>& Runners() {
@@ -18,7 +19,7 @@ std::map<CLI::App*, std::function<int()>>& Runners() {
 }  // namespace
 
 void RegisterCommands(CLI::App& app) {
-  for (auto* reg : {&RegisterEmulatorCommand, &RegisterControllerCommand}) {
+  for (auto* reg : {&RegisterEmulatorCommand, &RegisterControllerCommand, &RegisterAnalyzeCommand}) {
     std::function<int()> run;
     CLI::App* sub = reg(app, run);
     Runners()[sub] = run;
