@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <boost/asio/detached.hpp>
+
 #include <cmath>
 
 #include "analysis/builtin_metrics.h"
@@ -251,4 +253,60 @@ TEST_CASE("values are formatted with up to six significant digits", "[analysis][
   CHECK(FormatValue(95.00000000001) == "95");
   CHECK(FormatValue(0.000123) == "0.000123");
   CHECK(FormatValue(INFINITY) == "+Inf");
+}
+
+TEST_CASE("a metric with compare is judged against the primary over the same window", "[analysis][checks][judge]") {
+  REQUIRE_PROMETHEUS();
+  Checker c(SharedPrometheus().address());
+  // Canary p99 99.5 ms against the primary's 49.5 ms; success 95% against 100%.
+  json metrics = json::array({
+      {{"name", "request-duration"}, {"compare", {{"confidence", 0.95}}}},
+      {{"name", "request-success-rate"}, {"compare", {{"allowedDecrease", 10}}}},
+      {{"name", "request-success-rate"}, {"interval", "2m"}, {"compare", {{"allowedDecrease", 1}}}},
+      {{"name", "request-duration"}, {"compare", {{"confidence", 2}}}},
+  });
+  auto outcome = c.Run(CanaryWith(metrics, "istio"), At(minutes(20)));
+  REQUIRE(outcome.metrics.size() == 4);
+  CHECK(outcome.metrics[0].verdict == "High");
+  REQUIRE(outcome.metrics[0].value);
+  CHECK(*outcome.metrics[0].value == Approx(99.5));
+  CHECK(outcome.metrics[1].verdict == "Pass");  // 5% lower, 10% allowed
+  CHECK(outcome.metrics[2].verdict == "Low");
+  CHECK(outcome.metrics[3].verdict == "Error");
+  CHECK_THAT(outcome.metrics[3].message, Contains("spec.analysis.metrics[3].compare"));
+  REQUIRE(outcome.check_failure);
+  CHECK_THAT(*outcome.check_failure, StartsWith("metric request-duration:"));
+}
+
+// Figures for docs (run with: analysis_tests "[bench]"): the analysis time of one step and
+// how fast one controller thread gets answers for 100 Canaries' steps.
+TEST_CASE("figures: analysis time per step and queries per second", "[.][bench]") {
+  REQUIRE_PROMETHEUS();
+  Checker c(SharedPrometheus().address());
+  json canary = CanaryWith(json::array({
+                               {{"name", "request-success-rate"}, {"thresholdRange", {{"min", 90}}}},
+                               {{"name", "request-duration"}, {"thresholdRange", {{"max", 500}}}},
+                           }),
+                           "istio");
+  c.Run(canary, At(minutes(20)));  // connect once
+  constexpr int kSteps = 200;
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kSteps; ++i) CHECK(c.Run(canary, At(minutes(10)) + std::chrono::seconds(i)).metrics.size() == 2);
+  double step_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / kSteps;
+
+  // 100 Canaries' steps at once on the one executor (as the controller's workers would).
+  constexpr int kCanaries = 100;
+  std::vector<canary::AnalysisOutcome> outcomes(kCanaries);
+  controller::ObjectLookup none;  // outlives the spawned checks, which hold a reference
+  start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kCanaries; ++i)
+    boost::asio::co_spawn(c.io, c.checker->CheckAt(canary, none, At(minutes(15)), outcomes[i]),
+                          boost::asio::detached);
+  c.io.restart();
+  c.io.run();
+  double batch_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  for (const auto& o : outcomes) CHECK(o.metrics.size() == 2);
+  WARN("one step (2 builtin metrics, sequential queries): " << step_ms << " ms; 100 Canaries' steps at once: "
+                                                            << batch_ms << " ms = "
+                                                            << (2 * kCanaries) / (batch_ms / 1000) << " queries/s");
 }

@@ -38,7 +38,8 @@ sandbox::EmulatorOptions Options(std::chrono::milliseconds ready_delay) {
 
 }  // namespace
 
-CanaryCluster::CanaryCluster(std::chrono::milliseconds ready_delay) : emulator_(Options(ready_delay)) {
+CanaryCluster::CanaryCluster(std::chrono::milliseconds ready_delay, AnalysisFactory analysis)
+    : emulator_(Options(ready_delay)) {
   if (std::getenv("SLUICE_TEST_DEBUG")) spdlog::set_level(spdlog::level::debug);
   emulator_.Start();
   std::string kubeconfig = dir_.File("kubeconfig");
@@ -51,7 +52,9 @@ CanaryCluster::CanaryCluster(std::chrono::milliseconds ready_delay) : emulator_(
   auto client = kube::MakeHttpClient(io_.get_executor(), kube::ParseKubeconfig(emulator_.KubeconfigYaml()));
   auto events = kube::EventRecorder::Create(client);
   analysis_ = std::make_shared<ScriptedAnalysis>();
-  controller_ = controller::CanaryController::Create(client, events, analysis_);
+  std::shared_ptr<controller::AnalysisRunner> runner = analysis_;
+  if (analysis) runner = analysis(io_.get_executor());
+  controller_ = controller::CanaryController::Create(client, events, runner);
   asio::co_spawn(io_, controller_->Run(), asio::detached);
   thread_ = std::thread([this] { io_.run(); });
 }

@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -39,9 +40,15 @@ class ScriptedAnalysis final : public controller::AnalysisRunner {
 // given YAML fragment indented under spec:.
 std::string AppManifest(const std::string& version, const std::string& canary_spec_yaml);
 
+// Makes the analysis the controller runs, on the controller's executor (e.g. a live
+// Prometheus checker); without one the controller runs the ScriptedAnalysis.
+using AnalysisFactory =
+    std::function<std::shared_ptr<controller::AnalysisRunner>(boost::asio::any_io_executor executor)>;
+
 class CanaryCluster {
  public:
-  explicit CanaryCluster(std::chrono::milliseconds ready_delay = std::chrono::milliseconds(300));
+  explicit CanaryCluster(std::chrono::milliseconds ready_delay = std::chrono::milliseconds(300),
+                         AnalysisFactory analysis = nullptr);
   ~CanaryCluster();
 
   Kubectl& kubectl() { return *kubectl_; }
