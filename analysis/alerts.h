@@ -34,6 +34,7 @@ struct AlertContent {
   std::string channel;    // from the provider's spec; may be empty
   std::string username;   // from the provider's spec; "sluice" when empty
   std::string timestamp;  // RFC 3339
+  int64_t epoch_seconds = 0;
 };
 
 AlertContent MakeAlertContent(const nlohmann::json& canary, const controller::Alert& alert,

@@ -38,7 +38,7 @@ std::string Who(const json& canary) {
 bool Retryable(const PostResult& r) { return r.status >= 500 || (r.status == 0 && !r.error.empty()); }
 
 std::chrono::milliseconds Backoff(const RetryPolicy& p, int attempt) {
-  auto d = p.backoff_base * (1LL << std::min(attempt, 16));
+  std::chrono::milliseconds d = p.backoff_base * (1L << std::min(attempt, 16));
   return std::min(d, p.backoff_max);
 }
 

@@ -1,0 +1,249 @@
+#include "analysis/alerts.h"
+
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+
+#include "kube/base64.h"
+#include "kube/clock.h"
+
+namespace sluice::analysis {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+int SeverityRank(const std::string& severity) {
+  if (severity == "info") return 0;
+  if (severity == "warn") return 1;
+  if (severity == "error") return 2;
+  return -1;
+}
+
+bool SeverityAdmits(const std::string& wanted, const std::string& alert) {
+  int w = SeverityRank(wanted.empty() ? "info" : wanted);
+  int a = SeverityRank(alert);
+  return w >= 0 && a >= w;
+}
+
+namespace {
+
+std::string Str(const json& obj, const char* key) {
+  return obj.is_object() && obj.contains(key) && obj[key].is_string() ? obj[key].get<std::string>() : "";
+}
+
+const json& Sub(const json& obj, const char* key) {
+  static const json empty = json::object();
+  return obj.is_object() && obj.contains(key) && obj[key].is_object() ? obj[key] : empty;
+}
+
+// The state machine's alerts carry a message; a reason is derived when it has none.
+std::string ReasonFor(const controller::Alert& alert) {
+  if (!alert.reason.empty()) return alert.reason;
+  if (alert.severity == "error") return "RolloutFailed";
+  if (alert.severity == "warn") return "Warning";
+  return "Rollout";
+}
+
+// Slack attachment colours and the Teams/Discord equivalents, by severity.
+std::string HexColour(const std::string& severity) {
+  if (severity == "error") return "d32f2f";
+  if (severity == "warn") return "f9a825";
+  return "2e7d32";
+}
+
+std::string SlackColour(const std::string& severity) {
+  if (severity == "error") return "danger";
+  if (severity == "warn") return "warning";
+  return "good";
+}
+
+json Facts(const AlertContent& c) {
+  json facts = json::array();
+  facts.push_back({{"name", "Canary"}, {"value", c.canary + "." + c.ns}});
+  facts.push_back({{"name", "Severity"}, {"value", c.severity}});
+  facts.push_back({{"name", "Reason"}, {"value", c.reason}});
+  if (!c.revision.empty()) facts.push_back({{"name", "Revision"}, {"value", c.revision}});
+  return facts;
+}
+
+}  // namespace
+
+AlertContent MakeAlertContent(const json& canary, const controller::Alert& alert, const json& provider_spec) {
+  AlertContent c;
+  const json& meta = Sub(canary, "metadata");
+  c.canary = Str(meta, "name");
+  c.ns = Str(meta, "namespace");
+  c.severity = alert.severity.empty() ? "info" : alert.severity;
+  c.reason = ReasonFor(alert);
+  c.title = c.canary + "." + c.ns + ": " + c.reason;
+  c.message = alert.message;
+  c.revision = Str(Sub(canary, "status"), "lastAppliedSpec");
+  c.channel = Str(provider_spec, "channel");
+  c.username = Str(provider_spec, "username");
+  if (c.username.empty()) c.username = "sluice";
+  auto now = kube::SystemClock::Instance().Now();
+  c.timestamp = kube::FormatTime(now);
+  c.epoch_seconds = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  return c;
+}
+
+// Slack incoming webhook: `text` is what notifications show; the attachment carries the
+// colour bar and the fields.
+json SlackPayload(const AlertContent& c) {
+  json fields = json::array();
+  for (const auto& f : Facts(c)) fields.push_back({{"title", f["name"]}, {"value", f["value"]}, {"short", true}});
+  json payload = {
+      {"username", c.username},
+      {"text", c.title},
+      {"attachments", json::array({{{"color", SlackColour(c.severity)},
+                                    {"title", c.title},
+                                    {"text", c.message},
+                                    {"fallback", c.title + ": " + c.message},
+                                    {"fields", fields},
+                                    {"mrkdwn_in", json::array({"text"})},
+                                    {"ts", c.epoch_seconds}}})},
+  };
+  if (!c.channel.empty()) payload["channel"] = c.channel;
+  return payload;
+}
+
+// Microsoft Teams incoming webhook connector: a MessageCard.
+json TeamsPayload(const AlertContent& c) {
+  return {
+      {"@type", "MessageCard"},
+      {"@context", "https://schema.org/extensions"},
+      {"themeColor", HexColour(c.severity)},
+      {"summary", c.title},
+      {"title", c.title},
+      {"sections", json::array({{{"activityTitle", c.message}, {"facts", Facts(c)}, {"markdown", false}}})},
+  };
+}
+
+// Discord webhook: `content` plus one embed whose colour is an integer.
+json DiscordPayload(const AlertContent& c) {
+  json fields = json::array();
+  for (const auto& f : Facts(c)) fields.push_back({{"name", f["name"]}, {"value", f["value"]}, {"inline", true}});
+  return {
+      {"username", c.username},
+      {"content", c.title},
+      {"embeds", json::array({{{"title", c.title},
+                               {"description", c.message},
+                               {"color", std::stoi(HexColour(c.severity), nullptr, 16)},
+                               {"fields", fields},
+                               {"timestamp", c.timestamp}}})},
+  };
+}
+
+json GenericPayload(const AlertContent& c) {
+  json payload = {
+      {"name", c.canary},     {"namespace", c.ns},   {"severity", c.severity},   {"reason", c.reason},
+      {"message", c.message}, {"title", c.title},    {"revision", c.revision},   {"timestamp", c.timestamp},
+      {"username", c.username},
+  };
+  if (!c.channel.empty()) payload["channel"] = c.channel;
+  return payload;
+}
+
+json AlertPayload(const std::string& type, const AlertContent& c) {
+  if (type == "slack") return SlackPayload(c);
+  if (type == "msteams") return TeamsPayload(c);
+  if (type == "discord") return DiscordPayload(c);
+  if (type == "generic") return GenericPayload(c);
+  throw std::invalid_argument("spec.type \"" + type + "\" is not one of slack, msteams, discord, generic");
+}
+
+AlertDispatcher::AlertDispatcher(AlertOptions options) : options_(std::move(options)) {}
+
+asio::awaitable<void> AlertDispatcher::Send(const json& canary, const controller::Alert& alert,
+                                            const controller::ObjectLookup& lookup) {
+  const json& analysis = Sub(Sub(canary, "spec"), "analysis");
+  if (!analysis.contains("alerts") || !analysis["alerts"].is_array()) co_return;
+  const json& entries = analysis["alerts"];
+  for (size_t i = 0; i < entries.size(); i++) {
+    auto one = SendOne(canary, alert, entries[i], i, lookup);
+    co_await std::move(one);
+  }
+}
+
+asio::awaitable<void> AlertDispatcher::SendOne(const json& canary, const controller::Alert& alert, const json& entry,
+                                               size_t index, const controller::ObjectLookup& lookup) {
+  const json& meta = Sub(canary, "metadata");
+  std::string who = Str(meta, "namespace") + "/" + Str(meta, "name");
+  std::string field = "spec.analysis.alerts[" + std::to_string(index) + "]";
+  // Failures are reported, counted and swallowed: an alert must never hold the rollout.
+  auto fail = [&](const std::string& why) {
+    stats_.failed++;
+    spdlog::warn("canary {}: alert {} not delivered: {}", who, field, why);
+  };
+  if (!entry.is_object()) {
+    fail(field + " must be an object");
+    co_return;
+  }
+  std::string wanted = entry.contains("severity") ? Str(entry, "severity") : "info";
+  if (SeverityRank(wanted) < 0) {
+    fail(field + ".severity \"" + wanted + "\" is not one of info, warn, error");
+    co_return;
+  }
+  if (!SeverityAdmits(wanted, alert.severity)) co_return;
+  const json& ref = Sub(entry, "providerRef");
+  std::string provider_name = Str(ref, "name");
+  std::string provider_ns = Str(ref, "namespace");
+  if (provider_ns.empty()) provider_ns = Str(meta, "namespace");
+  if (provider_name.empty()) {
+    fail(field + ".providerRef.name is required");
+    co_return;
+  }
+  std::string provider_id = "AlertProvider " + provider_ns + "/" + provider_name;
+  kube::ObjectPtr provider = lookup ? lookup("AlertProvider", provider_ns, provider_name) : nullptr;
+  if (!provider) {
+    fail(provider_id + " not found");
+    co_return;
+  }
+  const json& spec = Sub(*provider, "spec");
+  if (!SeverityAdmits(Str(spec, "severity"), alert.severity)) co_return;
+  if (!Str(spec, "proxy").empty()) {
+    fail(provider_id + ": spec.proxy is not supported; reach the address directly");
+    co_return;
+  }
+  std::string address = Str(spec, "address");
+  if (address.empty()) {
+    std::string secret_name = Str(Sub(spec, "secretRef"), "name");
+    if (secret_name.empty()) {
+      fail(provider_id + ": spec.address or spec.secretRef.name is required");
+      co_return;
+    }
+    kube::ObjectPtr secret = lookup("Secret", provider_ns, secret_name);
+    std::string encoded = secret ? Str(Sub(*secret, "data"), "address") : "";
+    auto decoded = kube::Base64Decode(encoded);
+    if (!secret || encoded.empty() || !decoded) {
+      fail(provider_id + ": Secret " + provider_ns + "/" + secret_name +
+           (secret ? " has no base64 key `address`" : " not found"));
+      co_return;
+    }
+    address = *decoded;
+    while (!address.empty() && (address.back() == '\n' || address.back() == '\r' || address.back() == ' '))
+      address.pop_back();
+  }
+  json payload;
+  try {
+    payload = AlertPayload(Str(spec, "type"), MakeAlertContent(canary, alert, spec));
+  } catch (const std::exception& e) {
+    fail(provider_id + ": " + e.what());
+    co_return;
+  }
+  auto post = poster_.Post(address, payload, options_.timeout, options_.retry);
+  PostResult r = co_await std::move(post);
+  if (!r.Ok()) {
+    // The address may hold a token (Slack, Discord): name the provider, not the URL.
+    fail(provider_id + " (" + Str(spec, "type") + ") " + r.Describe());
+    co_return;
+  }
+  stats_.sent++;
+  spdlog::debug("canary {}: {} alert sent through {}", who, alert.severity, provider_id);
+}
+
+std::shared_ptr<AlertDispatcher> MakeAlertSender(AlertOptions options) {
+  return std::make_shared<AlertDispatcher>(std::move(options));
+}
+
+}  // namespace sluice::analysis
