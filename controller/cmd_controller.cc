@@ -14,7 +14,9 @@
 #include <random>
 #include <string>
 
+#include "analysis/alerts.h"
 #include "analysis/metric_checks.h"
+#include "analysis/webhooks.h"
 #include "controller/canary_controller.h"
 #include "controller/metrics.h"
 #include "kube/leader_election.h"
@@ -112,7 +114,8 @@ int RunController(const ControllerFlags& flags) {
   mo.default_address = flags.prometheus_address;
   // Providers and their connections live on the controller's io executor, like the client.
   auto metric_checks = analysis::PrometheusMetricChecker::Create(io.get_executor(), mo);
-  auto analysis_runner = controller::ComposeAnalysis(nullptr, metric_checks, nullptr);
+  auto analysis_runner = controller::ComposeAnalysis(analysis::MakeWebhookGates(), metric_checks,
+                                                      analysis::MakeAlertSender());
   auto canaries = controller::CanaryController::Create(client, events, analysis_runner, co, metrics);
   std::unique_ptr<sandbox::HttpServer> ops;
   try {
