@@ -10,6 +10,7 @@ namespace sluice {
 CLI::App* RegisterEmulatorCommand(CLI::App& app, std::function<int()>& run);
 CLI::App* RegisterControllerCommand(CLI::App& app, std::function<int()>& run);
 CLI::App* RegisterAnalyzeCommand(CLI::App& app, std::function<int()>& run);
+CLI::App* RegisterLoadTesterCommand(CLI::App& app, std::function<int()>& run);
 
 namespace {
 std::map<CLI::App*, std::function<int()>>& Runners() {
@@ -19,7 +20,8 @@ std::map<CLI::App*, std::function<int()>>& Runners() {
 }  // namespace
 
 void RegisterCommands(CLI::App& app) {
-  for (auto* reg : {&RegisterEmulatorCommand, &RegisterControllerCommand, &RegisterAnalyzeCommand}) {
+  for (auto* reg : {&RegisterEmulatorCommand, &RegisterControllerCommand, &RegisterAnalyzeCommand,
+                    &RegisterLoadTesterCommand}) {
     std::function<int()> run;
     CLI::App* sub = reg(app, run);
     Runners()[sub] = run;
