@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -28,6 +29,15 @@ std::vector<double> Values(const std::vector<Sample>& samples) {
 }
 
 }  // namespace
+
+CompareSampling SamplingForInterval(std::chrono::milliseconds interval, int samples) {
+  if (interval <= std::chrono::milliseconds::zero() || samples < 2) {
+    throw std::invalid_argument("comparison sampling: the interval (" + std::to_string(interval.count()) +
+                                "ms) must be positive and the sample count (" + std::to_string(samples) +
+                                ") at least 2");
+  }
+  return {interval * (samples - 1), interval};
+}
 
 JudgeOptions ParseCompareSpec(const nlohmann::json& compare, const std::string& where) {
   if (!compare.is_object()) {

@@ -192,5 +192,16 @@ TEST_CASE("ParseCompareSpec names the field of bad input", "[comparison]") {
   CHECK_THAT(message({{"allowedincrease", 10}}), Contains(".allowedincrease: unknown field"));
 }
 
+TEST_CASE("SamplingForInterval takes one sample per rate window", "[comparison]") {
+  const CompareSampling ten = SamplingForInterval(minutes(1));
+  CHECK(ten.step == minutes(1));
+  CHECK(ten.window == minutes(9));  // 10 samples: end - 9m, ..., end
+  const CompareSampling five = SamplingForInterval(seconds(30), 5);
+  CHECK(five.step == seconds(30));
+  CHECK(five.window == minutes(2));
+  CHECK_THROWS_WITH(SamplingForInterval(milliseconds(0)), Contains("interval (0ms) must be positive"));
+  CHECK_THROWS_WITH(SamplingForInterval(minutes(1), 1), Contains("sample count (1) at least 2"));
+}
+
 }  // namespace
 }  // namespace sluice::analysis
