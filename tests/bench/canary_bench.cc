@@ -493,7 +493,7 @@ void CanaryThousandProgressing(benchmark::State& state) {
   handler.on_add = [&](const sluice::kube::ObjectPtr& o) { watcher.Observe(*o); };
   handler.on_update = [&](const sluice::kube::ObjectPtr&, const sluice::kube::ObjectPtr& o) { watcher.Observe(*o); };
   informer->AddHandler(handler);
-  asio::co_spawn(cluster.io(), informer->Run(), asio::detached);
+  asio::post(cluster.io(), [informer] { informer->Start(); });
 
   cluster.Apply(Apps(count, "2.0.0", "10s", 5, false), 64);
   WaitUntil([&] { return cluster.CountPhase("Progressing") == count; }, 300s);

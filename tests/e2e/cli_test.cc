@@ -60,7 +60,13 @@ TEST_CASE("sluice get, status, pause, resume, abort and retry drive a rollout; k
   REQUIRE(Sluice(emu, {"resume", "podinfo"}).exit_code == 0);
   REQUIRE(WaitFor([&] { return phase() == "Progressing"; }, std::chrono::seconds(30)));
 
-  ProcessResult status = Sluice(emu, {"status", "podinfo"});
+  ProcessResult status;
+  WaitFor(
+      [&] {
+        status = Sluice(emu, {"status", "podinfo"});
+        return status.out.find("Normal Advance") != std::string::npos;
+      },
+      std::chrono::seconds(15));
   INFO(status.out << status.err);
   REQUIRE(status.exit_code == 0);
   CHECK_THAT(status.out, Contains("Canary default/podinfo"));
