@@ -10,7 +10,10 @@ namespace sluice {
 CLI::App* RegisterEmulatorCommand(CLI::App& app, std::function<int()>& run);
 CLI::App* RegisterControllerCommand(CLI::App& app, std::function<int()>& run);
 CLI::App* RegisterAnalyzeCommand(CLI::App& app, std::function<int()>& run);
+// The user commands (get, status, watch, abort, ...) share flags, so they register together.
+void RegisterCliCommands(CLI::App& app, std::map<CLI::App*, std::function<int()>>& runners);
 CLI::App* RegisterLoadTesterCommand(CLI::App& app, std::function<int()>& run);
+CLI::App* RegisterSandboxCommand(CLI::App& app, std::function<int()>& run);
 
 namespace {
 std::map<CLI::App*, std::function<int()>>& Runners() {
@@ -21,11 +24,12 @@ std::map<CLI::App*, std::function<int()>>& Runners() {
 
 void RegisterCommands(CLI::App& app) {
   for (auto* reg : {&RegisterEmulatorCommand, &RegisterControllerCommand, &RegisterAnalyzeCommand,
-                    &RegisterLoadTesterCommand}) {
+                    &RegisterLoadTesterCommand, &RegisterSandboxCommand}) {
     std::function<int()> run;
     CLI::App* sub = reg(app, run);
     Runners()[sub] = run;
   }
+  RegisterCliCommands(app, Runners());
 }
 
 int RunSelectedCommand(CLI::App& /*app*/) {

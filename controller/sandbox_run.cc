@@ -111,7 +111,9 @@ asio::awaitable<void> WaitReady(const std::string& host, uint16_t port, std::str
                                 std::chrono::seconds deadline) {
   kube::RestConfig rc;
   rc.server = "http://" + host + ":" + std::to_string(port);
-  auto transport = kube::MakeHttpTransport(co_await asio::this_coro::executor, rc);
+  auto executor = co_await asio::this_coro::executor;
+  kube::TransportOptions options;
+  auto transport = kube::MakeHttpTransport(executor, rc, options);
   auto end = std::chrono::steady_clock::now() + deadline;
   while (std::chrono::steady_clock::now() < end) {
     if (!child.Running())
@@ -367,6 +369,7 @@ asio::awaitable<void> Main(Context& ctx, std::shared_ptr<kube::Client> client) {
       auto deliver = delivery->Deliver(AtVersion(base, step.version), step.version.summary);
       std::string revision = co_await std::move(deliver);
       ctx.view.Note("committed " + revision.substr(0, 12) + " \"" + step.version.summary + "\"");
+      ctx.run.traffic->SetSyncRevision(ns, name, revision);
       if (step.expect_phase.empty()) continue;
       ok = co_await story.WaitFor(before, step.expect_phase, step.expect_reason);
     } else {

@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
+#include <mutex>
 
 namespace sluice::sandboxrun {
 
@@ -31,11 +32,25 @@ asio::awaitable<json> GetOrNull(kube::Client& client, std::string api_version, s
 
 }  // namespace
 
+struct TrafficService::Revision {
+  std::mutex mu;
+  std::string text;
+};
+
 TrafficService::TrafficService(std::shared_ptr<kube::Client> client, TrafficServiceOptions options)
     : client_(std::move(client)), options_(std::move(options)) {
   sandbox::TrafficOptions to;
   to.requests_per_second = options_.requests_per_second;
   simulator_ = std::make_shared<sandbox::TrafficSimulator>(to);
+  revision_ = std::make_shared<Revision>();
+}
+
+void TrafficService::SetSyncRevision(const std::string& ns, const std::string& name, const std::string& revision) {
+  std::lock_guard lock(revision_->mu);
+  revision_->text =
+      "# HELP sluice_sync_revision_info The Git revision last applied by each sync (1 for the current one).\n"
+      "# TYPE sluice_sync_revision_info gauge\n"
+      "sluice_sync_revision_info{namespace=\"" + ns + "\",name=\"" + name + "\",revision=\"" + revision + "\"} 1\n";
 }
 
 TrafficService::~TrafficService() { Stop(); }
@@ -45,12 +60,15 @@ void TrafficService::Start() {
   o.host = options_.host;
   o.port = options_.port;
   auto sim = simulator_;
-  server_ = std::make_unique<sandbox::HttpServer>(o, [sim](const sandbox::HttpRequest& req) {
+  auto revision = revision_;
+  server_ = std::make_unique<sandbox::HttpServer>(o, [sim, revision](const sandbox::HttpRequest& req) {
     sandbox::HttpResponse r;
     r.content_type = "text/plain; charset=utf-8";
     if (req.path == "/metrics") {
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
       r.body = sim->Serialize();
+      std::lock_guard lock(revision->mu);
+      r.body += revision->text;
     } else if (req.path == "/healthz") {
       r.body = "ok";
     } else {

@@ -37,6 +37,10 @@ class TrafficService {
   // (an unreadable object, a bad annotation), so the terminal can show it.
   boost::asio::awaitable<void> Run(std::function<void(const std::string&)> on_problem);
   void Stop();
+  // Until Sluice's GitOps exports it, the sandbox is what applies the app's revisions, so
+  // /metrics also carries sluice_sync_revision_info{namespace, name, revision} 1 for the
+  // last one applied (docs/sandbox.md).
+  void SetSyncRevision(const std::string& ns, const std::string& name, const std::string& revision);
 
  private:
   boost::asio::awaitable<sandbox::ClusterView> Read();
@@ -45,6 +49,8 @@ class TrafficService {
   TrafficServiceOptions options_;
   std::shared_ptr<sandbox::TrafficSimulator> simulator_;
   std::unique_ptr<sandbox::HttpServer> server_;
+  struct Revision;
+  std::shared_ptr<Revision> revision_;
   std::atomic<bool> stopped_{false};
 };
 
