@@ -1,0 +1,480 @@
+#include "controller/gitops/git_repository_controller.h"
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "controller/canary/spec.h"
+#include "kube/base64.h"
+#include "kube/object_key.h"
+
+namespace sluice::gitops {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using std::chrono::milliseconds;
+
+namespace {
+
+// Runs `fn` on `pool` and resumes the awaiting coroutine on its own executor with the result
+// (or the exception): libgit2 blocks, the event loop must not.
+template <class T, class Fn>
+asio::awaitable<T> RunBlocking(asio::thread_pool& pool, Fn fn) {
+  return asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, T)>(
+      [&pool, fn = std::move(fn)](auto handler) mutable {
+        auto home = asio::get_associated_executor(handler);
+        auto work = asio::make_work_guard(home);
+        asio::post(pool, [handler = std::move(handler), fn = std::move(fn), work = std::move(work)]() mutable {
+          std::exception_ptr error;
+          T result{};
+          try {
+            result = fn();
+          } catch (...) {
+            error = std::current_exception();
+          }
+          auto ex = work.get_executor();
+          asio::post(ex, [handler = std::move(handler), error, result = std::move(result)]() mutable {
+            handler(error, std::move(result));
+          });
+        });
+      },
+      asio::use_awaitable);
+}
+
+// A condition in status.conditions: lastTransitionTime moves only when status changes.
+void SetCondition(json& status, const std::string& type, const std::string& value, const std::string& reason,
+                  const std::string& message, int64_t generation, kube::TimePoint now) {
+  json& conditions = status["conditions"];
+  if (!conditions.is_array()) conditions = json::array();
+  json c = {{"type", type}, {"status", value}, {"reason", reason}, {"message", message},
+            {"observedGeneration", generation}, {"lastTransitionTime", kube::FormatTime(now)}};
+  for (auto& existing : conditions)
+    if (existing.value("type", "") == type) {
+      if (existing.value("status", "") == value) c["lastTransitionTime"] = existing.value("lastTransitionTime", c["lastTransitionTime"].get<std::string>());
+      existing = c;
+      return;
+    }
+  conditions.push_back(c);
+}
+
+void RemoveCondition(json& status, const std::string& type) {
+  if (!status.contains("conditions")) return;
+  json kept = json::array();
+  for (const auto& c : status["conditions"])
+    if (c.value("type", "") != type) kept.push_back(c);
+  status["conditions"] = kept;
+}
+
+std::string ConditionMessage(const json& status, const std::string& type) {
+  for (const auto& c : status.value("conditions", json::array()))
+    if (c.value("type", "") == type) return c.value("status", "") + "/" + c.value("message", "");
+  return "";
+}
+
+// What a GitRepository asks for, validated; `error` names the field when it does not parse.
+struct SourceSpec {
+  std::string url;
+  RefSelector ref;
+  milliseconds interval{60000};
+  milliseconds timeout{60000};
+  std::string secret_name;
+  std::string ignore;
+  bool suspend = false;
+  std::string error;
+  std::string error_reason;
+};
+
+milliseconds DurationField(const json& spec, const char* field, milliseconds fallback, SourceSpec& out) {
+  if (!spec.contains(field)) return fallback;
+  auto d = spec[field].is_string() ? canary::ParseDuration(spec[field].get<std::string>()) : std::nullopt;
+  if (!d || d->count() <= 0) {
+    out.error = std::string("spec.") + field + ": expected a duration such as 30s, 1m or 1h, got " + spec[field].dump();
+    out.error_reason = "InvalidSpec";
+    return fallback;
+  }
+  return *d;
+}
+
+bool SupportedUrl(const std::string& url) {
+  for (const char* scheme : {"https://", "http://", "ssh://", "file://", "git://"})
+    if (url.rfind(scheme, 0) == 0 && url.size() > std::string(scheme).size()) return true;
+  auto at = url.find('@'), colon = url.find(':');  // scp form user@host:path
+  return at != std::string::npos && colon != std::string::npos && at < colon && url.find("://") == std::string::npos;
+}
+
+SourceSpec ParseSpec(const json& obj) {
+  SourceSpec s;
+  json spec = obj.value("spec", json::object());
+  s.url = spec.value("url", "");
+  if (!SupportedUrl(s.url)) {
+    s.error = "spec.url: expected an https://, http://, ssh://, git:// or file:// URL (or user@host:path), got '" + s.url + "'";
+    s.error_reason = "InvalidURL";
+    return s;
+  }
+  json ref = spec.value("ref", json::object());
+  s.ref.branch = ref.value("branch", "");
+  s.ref.tag = ref.value("tag", "");
+  s.ref.semver = ref.value("semver", "");
+  s.ref.name = ref.value("name", "");
+  s.ref.commit = ref.value("commit", "");
+  s.interval = DurationField(spec, "interval", milliseconds(60000), s);
+  s.timeout = DurationField(spec, "timeout", milliseconds(60000), s);
+  s.secret_name = spec.value("secretRef", json::object()).value("name", "");
+  s.ignore = spec.value("ignore", "");
+  s.suspend = spec.value("suspend", false);
+  return s;
+}
+
+std::string SecretString(const json& secret, const char* key) {
+  auto data = secret.value("data", json::object());
+  if (data.contains(key) && data[key].is_string()) return kube::Base64Decode(data[key].get<std::string>()).value_or("");
+  auto plain = secret.value("stringData", json::object());
+  return plain.value(key, "");
+}
+
+GitCredentials CredentialsFrom(const json& secret) {
+  GitCredentials c;
+  c.username = SecretString(secret, "username");
+  c.password = SecretString(secret, "password");
+  c.bearer_token = SecretString(secret, "bearerToken");
+  c.identity = SecretString(secret, "identity");
+  c.known_hosts = SecretString(secret, "known_hosts");
+  if (!c.identity.empty()) c.identity_password = c.password;  // for ssh, 'password' unlocks the key
+  return c;
+}
+
+std::string Fnv1a(const std::string& text) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  char buf[17];
+  snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return std::string(buf, 8);
+}
+
+std::string Annotation(const json& obj, const char* key) {
+  return obj["metadata"].value("annotations", json::object()).value(key, "");
+}
+
+bool NeedsReconcile(const json& old_obj, const json& new_obj) {
+  const json& a = old_obj["metadata"];
+  const json& b = new_obj["metadata"];
+  return a.value("generation", int64_t{0}) != b.value("generation", int64_t{0}) ||
+         a.value("annotations", json::object()) != b.value("annotations", json::object()) ||
+         b.contains("deletionTimestamp");
+}
+
+}  // namespace
+
+// One reconcile's inputs, copied out of the cache so the worker thread never touches it.
+struct GitRepositoryController::Pass {
+  kube::ObjectPtr object;
+  std::string key, ns, name;
+  int64_t generation = 0;
+  SourceSpec spec;
+  GitCredentials credentials;
+  std::string request;  // sluice.dev/reconcile value, "" if none
+  std::string repo_dir;
+  std::string artifact_base;
+};
+
+struct GitRepositoryController::Outcome {
+  bool ok = false;
+  GitErrorKind kind = GitErrorKind::kOperation;
+  std::string reason;
+  std::string message;
+  PollResult poll;
+  std::string artifact_path;
+};
+
+std::shared_ptr<GitRepositoryController> GitRepositoryController::Create(std::shared_ptr<kube::Client> client,
+                                                                         std::shared_ptr<kube::EventRecorder> events,
+                                                                         std::shared_ptr<ArtifactStore> artifacts,
+                                                                         GitRepositoryControllerOptions options) {
+  if (options.cache_dir.empty()) throw std::invalid_argument("the GitRepository controller needs a cache directory");
+  return std::shared_ptr<GitRepositoryController>(
+      new GitRepositoryController(std::move(client), std::move(events), std::move(artifacts), std::move(options)));
+}
+
+GitRepositoryController::GitRepositoryController(std::shared_ptr<kube::Client> client,
+                                                 std::shared_ptr<kube::EventRecorder> events,
+                                                 std::shared_ptr<ArtifactStore> artifacts,
+                                                 GitRepositoryControllerOptions options)
+    : client_(std::move(client)),
+      events_(std::move(events)),
+      artifacts_(std::move(artifacts)),
+      options_(std::move(options)),
+      pool_(static_cast<size_t>(std::max(1, options_.git_threads))),
+      rng_(std::random_device{}()) {
+  kube::WorkQueueOptions q;
+  q.name = "gitrepositories";
+  q.base_delay = milliseconds(500);
+  q.max_delay = std::chrono::seconds(300);
+  queue_ = kube::WorkQueue::Create(client_->executor(), *options_.clock, q);
+}
+
+GitRepositoryController::~GitRepositoryController() { pool_.join(); }
+
+asio::awaitable<void> GitRepositoryController::StartInformers() {
+  auto op = client_->Resolve("sluice.dev/v1beta1", "GitRepository");
+  resource_ = co_await std::move(op);
+  auto secrets_op = client_->Resolve("v1", "Secret");
+  kube::ApiResource secrets = co_await std::move(secrets_op);
+  kube::InformerOptions io;
+  io.ns = options_.ns;
+  repos_ = kube::Informer::Create(client_, resource_, io);
+  secrets_ = kube::Informer::Create(client_, secrets, io);
+  repos_->AddIndex("secret", [](const json& r) {
+    std::string secret = r.value("spec", json::object()).value("secretRef", json::object()).value("name", "");
+    if (secret.empty()) return std::vector<std::string>{};
+    return std::vector<std::string>{r["metadata"].value("namespace", "") + "/" + secret};
+  });
+  WireHandlers();
+  repos_->Start();
+  secrets_->Start();
+  auto w1 = repos_->WaitForSync();
+  co_await std::move(w1);
+  auto w2 = secrets_->WaitForSync();
+  co_await std::move(w2);
+  synced_ = true;
+}
+
+void GitRepositoryController::WireHandlers() {
+  auto self = weak_from_this();
+  kube::InformerHandler repos;
+  repos.on_add = [self](const kube::ObjectPtr& o) {
+    if (auto s = self.lock()) s->queue_->Add(kube::ObjectKey(*o));
+  };
+  // Our own status writes come back as updates: only spec, annotation and deletion changes
+  // reconcile early; everything else waits for the interval.
+  repos.on_update = [self](const kube::ObjectPtr& old_obj, const kube::ObjectPtr& o) {
+    if (auto s = self.lock(); s && NeedsReconcile(*old_obj, *o)) s->queue_->Add(kube::ObjectKey(*o));
+  };
+  repos.on_delete = repos.on_add;
+  repos_->AddHandler(repos);
+
+  kube::InformerHandler secrets;
+  secrets.on_add = [self](const kube::ObjectPtr& o) {
+    auto s = self.lock();
+    if (!s) return;
+    for (const auto& r : s->repos_->ByIndex("secret", kube::ObjectKey(*o))) s->queue_->Add(kube::ObjectKey(*r));
+  };
+  secrets.on_update = [secrets](const kube::ObjectPtr& old_obj, const kube::ObjectPtr& o) {
+    if (old_obj->value("data", json::object()) != o->value("data", json::object())) secrets.on_add(o);
+  };
+  secrets.on_delete = secrets.on_add;
+  secrets_->AddHandler(secrets);
+}
+
+asio::awaitable<void> GitRepositoryController::Run() {
+  co_await StartInformers();
+  spdlog::info("git repository controller synced: {} repositories, cache {}", repos_->size(), options_.cache_dir);
+  for (int i = 0; i < options_.workers; ++i)
+    asio::co_spawn(client_->executor(), [self = shared_from_this()]() { return self->Worker(); }, asio::detached);
+  asio::steady_timer idle(client_->executor());
+  while (!stopped_) {
+    idle.expires_after(milliseconds(200));
+    co_await idle.async_wait(asio::use_awaitable);
+  }
+}
+
+void GitRepositoryController::Stop() {
+  stopped_ = true;
+  queue_->ShutDown();
+  if (repos_) repos_->Stop();
+  if (secrets_) secrets_->Stop();
+}
+
+asio::awaitable<void> GitRepositoryController::Worker() {
+  for (;;) {
+    auto next = queue_->Get();
+    std::optional<std::string> key = co_await std::move(next);
+    if (!key) co_return;
+    try {
+      co_await Reconcile(*key);
+      queue_->Forget(*key);
+    } catch (const std::exception& e) {
+      // Status writes failing (API down, conflict): retry with backoff; Git failures are
+      // handled inside Reconcile and reported in status.
+      stats_.failures++;
+      spdlog::warn("reconcile of GitRepository {} failed: {}", *key, e.what());
+      queue_->AddRateLimited(*key);
+    }
+    queue_->Done(*key);
+  }
+}
+
+std::chrono::milliseconds GitRepositoryController::Jittered(milliseconds interval) {
+  std::uniform_real_distribution<double> d(0.0, options_.jitter);
+  return milliseconds(static_cast<int64_t>(static_cast<double>(interval.count()) * (1.0 + d(rng_))));
+}
+
+asio::awaitable<void> GitRepositoryController::Reconcile(std::string key) {
+  Pass pass;
+  pass.key = key;
+  pass.object = repos_->Get(key);
+  if (!pass.object || (*pass.object)["metadata"].contains("deletionTimestamp")) {
+    if (published_.erase(key)) artifacts_->Remove(key);
+    failures_.erase(key);
+    co_return;
+  }
+  stats_.reconciles++;
+  const json& obj = *pass.object;
+  pass.ns = obj["metadata"].value("namespace", "");
+  pass.name = obj["metadata"].value("name", "");
+  pass.generation = obj["metadata"].value("generation", int64_t{0});
+  pass.spec = ParseSpec(obj);
+  pass.request = Annotation(obj, kReconcileAnnotation);
+  pass.repo_dir = options_.cache_dir + "/repos/" + pass.ns + "/" + pass.name + ".git";
+  pass.artifact_base = options_.cache_dir + "/artifacts/" + pass.ns + "/" + pass.name;
+  json current = obj.value("status", json::object());
+  json status = current;
+  kube::TimePoint now = options_.clock->Now();
+  if (pass.spec.suspend) co_return;  // the last artifact stays published
+
+  auto fail = [&](const std::string& reason, const std::string& message, bool stalled) {
+    SetCondition(status, "Ready", "False", reason, message, pass.generation, now);
+    RemoveCondition(status, "Reconciling");
+    if (stalled)
+      SetCondition(status, "Stalled", "True", reason, message, pass.generation, now);
+    else
+      RemoveCondition(status, "Stalled");
+    if (ConditionMessage(current, "Ready") != ConditionMessage(status, "Ready")) events_->Warning(obj, reason, message);
+  };
+  status["observedGeneration"] = pass.generation;
+  if (!pass.request.empty()) status["lastHandledReconcileAt"] = pass.request;
+
+  if (!pass.spec.error.empty()) {
+    fail(pass.spec.error_reason, pass.spec.error, /*stalled=*/true);
+    co_await WriteStatus(pass, status);
+    co_return;  // nothing to retry until the spec changes
+  }
+  if (!pass.spec.secret_name.empty()) {
+    auto secret = secrets_->Get(pass.ns, pass.spec.secret_name);
+    if (!secret) {
+      fail("AuthenticationFailed", "spec.secretRef: Secret " + pass.ns + "/" + pass.spec.secret_name + " not found",
+           false);
+      co_await WriteStatus(pass, status);
+      queue_->AddAfter(key, pass.spec.interval);  // the Secret's arrival also reconciles
+      co_return;
+    }
+    pass.credentials = CredentialsFrom(*secret);
+  }
+  if (current.value("observedGeneration", int64_t{-1}) != pass.generation) {
+    json progressing = current;
+    SetCondition(progressing, "Reconciling", "True", "Progressing",
+                 "reconciling new object generation (" + std::to_string(pass.generation) + ")", pass.generation, now);
+    co_await WriteStatus(pass, progressing);
+  }
+
+  Outcome outcome = co_await Fetch(pass);
+  now = options_.clock->Now();
+  if (!outcome.ok) {
+    stats_.failures++;
+    bool stalled = outcome.reason == "InvalidURL" || outcome.reason == "InvalidSpec";
+    fail(outcome.reason, outcome.message, stalled);
+    co_await WriteStatus(pass, status);
+    if (stalled) co_return;
+    int n = ++failures_[key];
+    auto backoff = milliseconds(1000) * (1 << std::min(n - 1, 10));
+    queue_->AddAfter(key, std::min(backoff, Jittered(pass.spec.interval)));
+    co_return;
+  }
+  failures_.erase(key);
+  const ResolvedRef& resolved = *outcome.poll.resolved;
+  json artifact = status.value("artifact", json::object());
+  if (artifact.value("revision", "") != resolved.revision || artifact.value("path", "") != outcome.artifact_path) {
+    artifact = {{"revision", resolved.revision}, {"path", outcome.artifact_path}, {"lastUpdateTime", kube::FormatTime(now)}};
+    events_->Normal(obj, "NewArtifact", "stored artifact for revision '" + resolved.revision + "'");
+  }
+  status["artifact"] = artifact;
+  SetCondition(status, "Ready", "True", "Succeeded", "stored artifact for revision '" + resolved.revision + "'",
+               pass.generation, now);
+  RemoveCondition(status, "Reconciling");
+  RemoveCondition(status, "Stalled");
+  Publish(pass, outcome);
+  co_await WriteStatus(pass, status);
+  queue_->AddAfter(key, Jittered(pass.spec.interval));
+}
+
+asio::awaitable<GitRepositoryController::Outcome> GitRepositoryController::Fetch(const Pass& pass) {
+  stats_.polls++;
+  std::string keep = published_.count(pass.key) ? published_[pass.key] : "";
+  const GitClient* git = &git_;
+  auto job = [git, url = pass.spec.url, ref = pass.spec.ref, creds = pass.credentials, timeout = pass.spec.timeout,
+              repo_dir = pass.repo_dir, base = pass.artifact_base, ignore = pass.spec.ignore, keep]() {
+    Outcome out;
+    try {
+      out.poll = git->Poll(repo_dir, url, ref, creds, timeout);
+      const ResolvedRef& r = *out.poll.resolved;
+      out.artifact_path = base + "/" + r.commit + "-" + Fnv1a(ignore);
+      if (!fs::exists(out.artifact_path)) {
+        fs::create_directories(base);
+        IgnoreRules rules = IgnoreRules::WithDefaults();
+        rules.Add(ignore);
+        git->Export(repo_dir, r.commit, out.artifact_path, rules);
+      }
+      // Keep the tree being published and the one syncs may still read; drop the rest.
+      for (const auto& entry : fs::directory_iterator(base)) {
+        std::string p = entry.path().string();
+        if (p != out.artifact_path && p != keep) {
+          std::error_code ec;
+          fs::remove_all(entry.path(), ec);
+        }
+      }
+      out.ok = true;
+    } catch (const GitError& e) {
+      out.kind = e.kind();
+      out.reason = e.kind() == GitErrorKind::kTimeout ? "GitOperationFailed" : ToString(e.kind());
+      out.message = e.what();
+    } catch (const std::invalid_argument& e) {
+      out.reason = "InvalidSpec";
+      out.message = std::string("spec.ref.semver: ") + e.what();
+    } catch (const std::exception& e) {
+      out.reason = "GitOperationFailed";
+      out.message = e.what();
+    }
+    return out;
+  };
+  auto op = RunBlocking<Outcome>(pool_, std::move(job));
+  Outcome outcome = co_await std::move(op);
+  if (outcome.ok && outcome.poll.fetched) {
+    stats_.fetches++;
+    stats_.received_bytes += outcome.poll.received_bytes;
+  }
+  co_return outcome;
+}
+
+void GitRepositoryController::Publish(const Pass& pass, const Outcome& outcome) {
+  auto it = published_.find(pass.key);
+  if (it != published_.end() && it->second == outcome.artifact_path) return;
+  published_[pass.key] = outcome.artifact_path;
+  stats_.published++;
+  Artifact a;
+  a.revision = outcome.poll.resolved->revision;
+  a.path = outcome.artifact_path;
+  a.fetched = options_.clock->Now();
+  artifacts_->Publish(pass.key, std::move(a));
+}
+
+asio::awaitable<void> GitRepositoryController::WriteStatus(const Pass& pass, const json& status) {
+  if (pass.object->value("status", json::object()) == status) co_return;
+  json patch = {{"apiVersion", resource_.ApiVersion()},
+                {"kind", resource_.kind},
+                {"metadata", {{"name", pass.name}, {"namespace", pass.ns}}},
+                {"status", status}};
+  const std::string manager = options_.field_manager;
+  const std::string subresource = "status";
+  auto op = client_->Apply(resource_, patch, manager, /*force=*/true, subresource);
+  co_await std::move(op);
+  stats_.status_writes++;
+}
+
+}  // namespace sluice::gitops
