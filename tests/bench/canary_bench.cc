@@ -79,17 +79,16 @@ double Percentile(std::vector<double> values, double p) {
 }
 
 json AppDeployment(const std::string& name, const std::string& version) {
-  return json::parse(R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"namespace":"default"},
-    "spec":{"replicas":1,"template":{"spec":{"containers":[{"name":"app","ports":[{"containerPort":9898}]}]}}}})")
-      .merge_patch({{"metadata", {{"name", name}}},
-                    {"spec",
-                     {{"selector", {{"matchLabels", {{"app", name}}}}},
-                      {"template",
-                       {{"metadata", {{"labels", {{"app", name}}}}},
-                        {"spec", {{"containers", {{{"name", "app"},
-                                                   {"image", "ghcr.io/example/app:" + version},
-                                                   {"ports", {{{"containerPort", 9898}}}}}}}}}}}}}}),
-             json();
+  json container = {{"name", "app"},
+                    {"image", "ghcr.io/example/app:" + version},
+                    {"ports", {{{"containerPort", 9898}}}}};
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "Deployment"},
+          {"metadata", {{"name", name}, {"namespace", "default"}}},
+          {"spec",
+           {{"replicas", 1},
+            {"selector", {{"matchLabels", {{"app", name}}}}},
+            {"template", {{"metadata", {{"labels", {{"app", name}}}}}, {"spec", {{"containers", {container}}}}}}}}};
 }
 
 json AppCanary(const std::string& name, const std::string& interval, int step_weight) {
