@@ -1,0 +1,109 @@
+// Webhook receivers on the controller's HTTP port. A `Receiver` object (sluice.dev/v1beta1)
+// names a type (github | gitlab | generic-hmac), a Secret whose `token` is the shared
+// secret, and the objects to reconcile. Its endpoint is POST /hook/<sha256(token + name +
+// namespace)>, written to status.webhookPath. A request that proves the token (GitHub:
+// X-Hub-Signature-256 HMAC-SHA256 of the body; GitLab: X-Gitlab-Token; generic-hmac:
+// X-Signature: sha256=<hex HMAC of the body>) sets `sluice.dev/reconcile: <now>` on every
+// listed object, which their controllers handle at once. Anything else gets 401 and counts
+// in sluice_receiver_requests_total{result="unauthorized"}.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "kube/client.h"
+#include "kube/clock.h"
+#include "kube/event_recorder.h"
+#include "kube/informer.h"
+#include "kube/work_queue.h"
+#include "sandbox/http_server.h"
+
+namespace prometheus {
+class Registry;
+template <typename T>
+class Family;
+class Counter;
+}  // namespace prometheus
+
+namespace sluice::gitops {
+
+std::string HmacSha256Hex(const std::string& key, const std::string& data);
+std::string Sha256Hex(const std::string& data);
+// Constant-time comparison: a timing difference must not reveal how much of a guess matched.
+bool SafeEqual(const std::string& a, const std::string& b);
+// "sha256=<hex>" headers (GitHub's X-Hub-Signature-256, our generic X-Signature).
+bool VerifySha256Signature(const std::string& token, const std::string& body, const std::string& header);
+std::string WebhookPath(const std::string& token, const std::string& name, const std::string& ns);
+
+struct ReceiverTarget {
+  std::string api_version = "sluice.dev/v1beta1";
+  std::string kind;
+  std::string ns;
+  std::string name;
+};
+
+struct ReceiverRoute {
+  std::string receiver;  // "namespace/name"
+  std::string type;      // github | gitlab | generic-hmac
+  std::string token;
+  std::vector<std::string> events;
+  std::vector<ReceiverTarget> targets;
+};
+
+struct ReceiverOptions {
+  std::string ns;  // "" = every namespace
+  std::string field_manager = "sluice-receiver";
+  const kube::Clock* clock = &kube::SystemClock::Instance();
+};
+
+class ReceiverController : public std::enable_shared_from_this<ReceiverController> {
+ public:
+  static std::shared_ptr<ReceiverController> Create(std::shared_ptr<kube::Client> client,
+                                                    std::shared_ptr<kube::EventRecorder> events,
+                                                    ReceiverOptions options = {});
+  ~ReceiverController();
+
+  boost::asio::awaitable<void> Run();
+  void Stop();
+  bool Synced() const { return synced_; }
+
+  // POST /hook/...: called on the HTTP server's thread; safe alongside the event loop.
+  sandbox::HttpResponse Handle(const sandbox::HttpRequest& request);
+  // sluice_receiver_requests_total in the text exposition format.
+  std::string SerializeMetrics() const;
+  uint64_t Count(const std::string& result) const;
+
+ private:
+  ReceiverController(std::shared_ptr<kube::Client> client, std::shared_ptr<kube::EventRecorder> events,
+                     ReceiverOptions options);
+  boost::asio::awaitable<void> StartInformers();
+  boost::asio::awaitable<void> Worker();
+  boost::asio::awaitable<void> Reconcile(std::string key);
+  boost::asio::awaitable<void> Trigger(ReceiverRoute route);
+  void SetRoute(const std::string& receiver, const std::string& path, std::optional<ReceiverRoute> route);
+  void CountResult(const std::string& result);
+
+  std::shared_ptr<kube::Client> client_;
+  std::shared_ptr<kube::EventRecorder> events_;
+  ReceiverOptions options_;
+  std::shared_ptr<kube::WorkQueue> queue_;
+  kube::ApiResource resource_;
+  std::shared_ptr<kube::Informer> receivers_;
+  std::shared_ptr<kube::Informer> secrets_;
+  std::map<std::string, kube::ApiResource> resolved_;  // "apiVersion/kind" -> resource (loop only)
+
+  mutable std::mutex mu_;  // guards the route table and the counters (HTTP thread + loop)
+  std::map<std::string, ReceiverRoute> routes_;       // by path
+  std::map<std::string, std::string> path_of_;        // receiver key -> path
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* requests_ = nullptr;
+  bool synced_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace sluice::gitops
