@@ -18,9 +18,6 @@ namespace asio = boost::asio;
 using nlohmann::json;
 
 constexpr std::chrono::milliseconds kDefaultInterval{60000};
-// The judge needs several samples per side; ten per window, never closer than a second.
-constexpr int kCompareSamplesPerWindow = 10;
-constexpr std::chrono::milliseconds kMinCompareStep{1000};
 
 struct ResolvedMetric {
   std::string template_name;  // names the template in render errors
@@ -273,8 +270,10 @@ asio::awaitable<canary::MetricResult> PrometheusMetricChecker::Evaluate(const js
   }
 
   if (compare) {
-    std::chrono::milliseconds window = MetricInterval(metric);
-    std::chrono::milliseconds step = std::max(kMinCompareStep, window / kCompareSamplesPerWindow);
+    // One sample per rate window, so consecutive samples share no request (docs/judge.md).
+    CompareSampling sampling = SamplingForInterval(MetricInterval(metric));
+    std::chrono::milliseconds window = sampling.window;
+    std::chrono::milliseconds step = sampling.step;
     std::string name = result.name;
     try {
       auto judged = CompareCanary(*provider, name, query, primary_query, at, window, step, judge);
