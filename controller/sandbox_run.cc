@@ -362,10 +362,12 @@ asio::awaitable<void> Main(Context& ctx, std::shared_ptr<kube::Client> client) {
   Story story(client, ctx.view, ns, name, ctx.options.step_timeout);
   co_await story.Init();
   bool ok = true;
+  std::string released_over;  // the revision the last release replaced
   for (const auto& step : scenario->steps) {
     std::string before = co_await story.Revision();
     ctx.view.Headline(step.headline);
     if (step.kind == ScenarioStep::Kind::kRelease) {
+      released_over = before;
       auto deliver = delivery->Deliver(AtVersion(base, step.version), step.version.summary);
       std::string revision = co_await std::move(deliver);
       ctx.view.Note("committed " + revision.substr(0, 12) + " \"" + step.version.summary + "\"");
@@ -374,7 +376,7 @@ asio::awaitable<void> Main(Context& ctx, std::shared_ptr<kube::Client> client) {
       ok = co_await story.WaitFor(before, step.expect_phase, step.expect_reason);
     } else {
       // The abort concerns the rollout the previous step started.
-      ok = co_await story.Abort(before);
+      ok = co_await story.Abort(released_over);
       std::string any_revision;
       if (ok) ok = co_await story.WaitFor(any_revision, step.expect_phase, step.expect_reason);
     }

@@ -22,7 +22,7 @@ struct SandboxOptions {
   std::string crds_dir;        // default: crds/ of that checkout
   std::string fixture_crds_dir;  // Gateway API / Istio CRDs: $SLUICE_CRD_DIR, else ../shared/fixtures/crds
   std::chrono::seconds step_timeout{120};
-  int deployment_ready_delay_ms = 1000;
+  int deployment_ready_delay_ms = 300;
 };
 
 // Returns 0 when the scenario reached every expected outcome (or after SIGINT/SIGTERM with

@@ -129,7 +129,7 @@ asio::awaitable<void> TrafficService::Run(std::function<void(const std::string&)
     auto now = std::chrono::steady_clock::now();
     simulator_->Advance(std::chrono::duration_cast<std::chrono::milliseconds>(now - last));
     last = now;
-    timer.expires_after(std::chrono::milliseconds(500));
+    timer.expires_after(std::chrono::milliseconds(250));
     boost::system::error_code ec;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }

@@ -1,4 +1,4 @@
-// The traffic simulator at work in `sluice sandbox`: every half second it reads the Canary,
+// The traffic simulator at work in `sluice sandbox`: every quarter second it reads the Canary,
 // its routing object, the apex Service and both Deployments through the API, routes the
 // virtual requests of the elapsed time by what it read, and serves the data plane's series
 // on /metrics for Prometheus.
