@@ -44,7 +44,8 @@ struct PostResult {
 std::pair<std::string, std::string> SplitUrl(const std::string& url);
 
 // JSON POSTs to any number of receivers; one transport per origin, made on first use on the
-// calling coroutine's executor. Not thread-safe: use it from one event loop.
+// calling coroutine's executor. Not thread-safe: use it from one event loop, which must
+// outlive it (its idle connections belong to that loop).
 class JsonPoster {
  public:
   explicit JsonPoster(kube::TransportOptions transport = {});
