@@ -5,18 +5,29 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <catch2/catch.hpp>
+#include <spdlog/spdlog.h>
+
+#include <future>
 
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 
 #include "kube/base64.h"
+#include "kube/client.h"
+#include "kube/config.h"
+#include "kube/event_recorder.h"
+#include "sandbox/emulator.h"
 #include "sandbox/http_server.h"
 
 namespace sluice::testing {
 
 namespace fs = std::filesystem;
+namespace asio = boost::asio;
 
 namespace {
 
@@ -245,5 +256,76 @@ SilentServer::SilentServer() {
 SilentServer::~SilentServer() {
   if (fd_ >= 0) close(fd_);
 }
+
+SourceCluster::SourceCluster() {
+  if (std::getenv("SLUICE_TEST_DEBUG")) spdlog::set_level(spdlog::level::debug);
+  emulator_ = std::make_unique<sandbox::Emulator>();
+  emulator_->Start();
+  emulator_->WriteKubeconfig(dir_.File("kubeconfig"));
+  for (const auto& entry : fs::directory_iterator(std::string(SLUICE_SOURCE_DIR) + "/crds"))
+    emulator_->LoadCrdsYaml(ReadFile(entry.path()));
+  auto client = kube::MakeHttpClient(io_.get_executor(), kube::ParseKubeconfig(emulator_->KubeconfigYaml()));
+  auto events = kube::EventRecorder::Create(client);
+  artifacts_ = std::make_shared<gitops::ArtifactStore>();
+  gitops::GitRepositoryControllerOptions so;
+  so.cache_dir = cache_.path();
+  sources_ = gitops::GitRepositoryController::Create(client, events, artifacts_, so);
+  receiver_ = gitops::ReceiverController::Create(client, events);
+  asio::co_spawn(io_, sources_->Run(), asio::detached);
+  asio::co_spawn(io_, receiver_->Run(), asio::detached);
+  thread_ = std::thread([this] { io_.run(); });
+  sandbox::HttpServerOptions ho;
+  hooks_ = std::make_unique<sandbox::HttpServer>(ho, [this](const sandbox::HttpRequest& req) {
+    if (req.path.rfind("/hook/", 0) == 0) return receiver_->Handle(req);
+    sandbox::HttpResponse r;
+    r.status = 404;
+    return r;
+  });
+  hooks_->Start();
+  REQUIRE(sluice::testing::WaitFor([this] { return sources_->Synced() && receiver_->Synced(); }, std::chrono::seconds(10)));
+}
+
+SourceCluster::~SourceCluster() {
+  hooks_->Stop();
+  asio::post(io_, [this] {
+    sources_->Stop();
+    receiver_->Stop();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  io_.stop();
+  thread_.join();
+  emulator_->Stop();
+}
+
+ProcessResult SourceCluster::TryKubectl(const std::vector<std::string>& args, const std::string& input) {
+  std::vector<std::string> argv = {"kubectl", "--kubeconfig", dir_.File("kubeconfig")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return Run(argv, {{"KUBECACHEDIR", dir_.File("kubecache")}}, std::chrono::seconds(30), input);
+}
+
+std::string SourceCluster::Kubectl(const std::vector<std::string>& args, const std::string& input) {
+  ProcessResult r = TryKubectl(args, input);
+  if (r.exit_code != 0) FAIL("kubectl " << args.front() << " failed: " << r.Describe());
+  return r.out;
+}
+
+std::string SourceCluster::Get(const std::string& object, const std::string& jsonpath) {
+  ProcessResult r = Run({"kubectl", "--kubeconfig", dir_.File("kubeconfig"), "get", object, "-o", "jsonpath=" + jsonpath},
+                        {{"KUBECACHEDIR", dir_.File("kubecache")}}, std::chrono::seconds(30));
+  return r.exit_code == 0 ? r.out : "";
+}
+
+bool SourceCluster::WaitFor(const std::string& object, const std::string& jsonpath, const std::string& value,
+                            std::chrono::milliseconds deadline) {
+  return sluice::testing::WaitFor([&] { return Get(object, jsonpath) == value; }, deadline);
+}
+
+gitops::SourceStats SourceCluster::Stats() {
+  std::promise<gitops::SourceStats> p;
+  asio::post(io_, [&] { p.set_value(sources_->stats()); });
+  return p.get_future().get();
+}
+
+std::string SourceCluster::ReceiverUrl() const { return "http://127.0.0.1:" + std::to_string(hooks_->port()); }
 
 }  // namespace sluice::testing

@@ -11,10 +11,18 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
+
+#include <thread>
+
+#include "controller/gitops/artifact_store.h"
+#include "controller/gitops/git_repository_controller.h"
+#include "controller/gitops/receiver.h"
 #include "tests/support/process.h"
 
 namespace sluice::sandbox {
 class HttpServer;
+class Emulator;
 }
 
 namespace sluice::testing {
@@ -102,5 +110,38 @@ class SilentServer {
 };
 
 bool GitHttpBackendAvailable();
+
+// The source side in one process: the API emulator with Sluice's CRDs, the GitRepository
+// and Receiver controllers on one event loop (cache in a temp dir), the receiver routed on a
+// loopback HTTP port, and the real kubectl for what users do.
+class SourceCluster {
+ public:
+  SourceCluster();
+  ~SourceCluster();
+
+  // kubectl with this cluster's kubeconfig; FAILs the test on a non-zero exit.
+  std::string Kubectl(const std::vector<std::string>& args, const std::string& input = "");
+  ProcessResult TryKubectl(const std::vector<std::string>& args, const std::string& input = "");
+  // `kubectl get <object> -o jsonpath=<path>`, "" on error.
+  std::string Get(const std::string& object, const std::string& jsonpath);
+  bool WaitFor(const std::string& object, const std::string& jsonpath, const std::string& value,
+               std::chrono::milliseconds deadline);
+  gitops::SourceStats Stats();  // read on the loop
+  gitops::ArtifactStore& artifacts() { return *artifacts_; }
+  gitops::ReceiverController& receiver() { return *receiver_; }
+  std::string ReceiverUrl() const;  // http://127.0.0.1:<port>
+  const std::string& cache_dir() const { return cache_.path(); }
+
+ private:
+  TempDir dir_;
+  TempDir cache_;
+  std::unique_ptr<sandbox::Emulator> emulator_;
+  boost::asio::io_context io_;
+  std::shared_ptr<gitops::ArtifactStore> artifacts_;
+  std::shared_ptr<gitops::GitRepositoryController> sources_;
+  std::shared_ptr<gitops::ReceiverController> receiver_;
+  std::unique_ptr<sandbox::HttpServer> hooks_;
+  std::thread thread_;
+};
 
 }  // namespace sluice::testing
