@@ -312,5 +312,9 @@ TEST_CASE("sync + canary: reverting the target in Git during a rollout ends it c
   CHECK(Image(c, "podinfo-primary") == "ghcr.io/example/podinfo:1.0.0");
   CHECK(Image(c, "podinfo") == "ghcr.io/example/podinfo:1.0.0");
   CHECK(canary["status"]["lastAppliedSpec"] == canary["status"]["lastPromotedSpec"]);
+  std::string ready_reason;
+  for (const auto& cond : canary["status"]["conditions"])
+    if (cond["type"] == "Ready") ready_reason = cond.value("reason", "");
+  CHECK(ready_reason == "Reverted");
   REQUIRE(WaitFor([&] { return Replicas(c, "podinfo") == 0; }, std::chrono::seconds(10)));
 }

@@ -266,12 +266,14 @@ void SyncCluster::ApplyKustomization(const std::string& name, const std::string&
 }
 
 std::string SyncCluster::ReadyStatus(const std::string& name) {
-  const json* c = FindCondition(Kustomization(name), "Ready");
+  const json k = Kustomization(name);
+  const json* c = FindCondition(k, "Ready");
   return c ? c->value("status", "") : "";
 }
 
 std::string SyncCluster::ReadyMessage(const std::string& name) {
-  const json* c = FindCondition(Kustomization(name), "Ready");
+  const json k = Kustomization(name);
+  const json* c = FindCondition(k, "Ready");
   return c ? c->value("message", "") : "";
 }
 
@@ -279,7 +281,7 @@ void SyncCluster::WaitApplied(const std::string& name, const std::string& revisi
   bool ok = WaitFor(
       [&] {
         json k = Kustomization(name);
-        return ReadyStatus(name) == "True" && k["status"].value("lastAppliedRevision", "") == revision;
+        return ReadyStatus(name) == "True" && k.value("status", json::object()).value("lastAppliedRevision", "") == revision;
       },
       deadline);
   if (!ok) FAIL("Kustomization " << name << " did not apply " << revision << "; status:\n" << Kustomization(name)["status"].dump(2));
