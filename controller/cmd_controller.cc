@@ -18,6 +18,7 @@
 #include "analysis/metric_checks.h"
 #include "analysis/webhooks.h"
 #include "controller/canary_controller.h"
+#include "controller/gitops/kustomization_controller.h"
 #include "controller/metrics.h"
 #include "kube/leader_election.h"
 #include "sandbox/http_server.h"
@@ -37,6 +38,7 @@ struct ControllerFlags {
   std::string lease_namespace = "default";
   std::string lease_name = "sluice-controller";
   int workers = 4;
+  std::string kustomize_path;  // "" = folders with a kustomization.yaml fail with a clear condition
   std::string log_format = "json";
   std::string prometheus_address;  // for builtin metrics, inline queries and templates without one
   // A weight step costs a route write, a status write and an Event: 1,000 Canaries at a 10 s
@@ -117,6 +119,13 @@ int RunController(const ControllerFlags& flags) {
   auto analysis_runner = controller::ComposeAnalysis(analysis::MakeWebhookGates(), metric_checks,
                                                       analysis::MakeAlertSender());
   auto canaries = controller::CanaryController::Create(client, events, analysis_runner, co, metrics);
+  // The GitRepository reconciler publishes checked-out revisions here; the syncs apply them.
+  auto artifacts = std::make_shared<gitops::ArtifactStore>();
+  gitops::KustomizationControllerOptions kso;
+  kso.ns = flags.ns;
+  kso.workers = flags.workers;
+  kso.kustomize_path = flags.kustomize_path;
+  auto syncs = gitops::KustomizationController::Create(client, events, artifacts, kso);
   std::unique_ptr<sandbox::HttpServer> ops;
   try {
     ops = ServeOperations(flags.listen, metrics, [canaries] { return canaries->Synced(); });
@@ -136,6 +145,15 @@ int RunController(const ControllerFlags& flags) {
         spdlog::error("canary controller stopped: {}", ex.what());
       }
       io.stop();
+    });
+    // Without the Kustomization CRD the syncs stop and say so; the canary engine runs on.
+    asio::co_spawn(io, syncs->Run(), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("kustomization controller stopped (is crds/sluice.dev_kustomizations.yaml applied?): {}", ex.what());
+      }
     });
   };
   std::shared_ptr<kube::LeaderElector> elector;
@@ -161,6 +179,7 @@ int RunController(const ControllerFlags& flags) {
   signals.async_wait([&](const boost::system::error_code&, int) {
     spdlog::info("stopping");
     canaries->Stop();
+    syncs->Stop();
     if (elector) elector->Stop();
     // Give the lease release a moment, then leave.
     auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::seconds(2));
@@ -184,6 +203,8 @@ CLI::App* RegisterControllerCommand(CLI::App& app, std::function<int()>& run) {
   cmd->add_option("--lease-namespace", flags->lease_namespace, "namespace of the leader-election Lease");
   cmd->add_option("--lease-name", flags->lease_name, "name of the leader-election Lease");
   cmd->add_option("--workers", flags->workers, "concurrent reconciles")->check(CLI::Range(1, 64));
+  cmd->add_option("--kustomize-path", flags->kustomize_path,
+                  "kustomize binary for synced folders holding a kustomization.yaml (unset: they fail with reason KustomizeUnavailable)");
   cmd->add_option("--kube-api-qps", flags->kube_api_qps, "API requests per second the controller may send")
       ->check(CLI::Range(1.0, 100000.0));
   cmd->add_option("--kube-api-burst", flags->kube_api_burst, "API requests it may send at once above the rate")
