@@ -331,7 +331,7 @@ asio::awaitable<void> GitRepositoryController::Reconcile(std::string key) {
   pass.name = obj["metadata"].value("name", "");
   pass.generation = obj["metadata"].value("generation", int64_t{0});
   pass.spec = ParseSpec(obj);
-  pass.request = Annotation(obj, kReconcileAnnotation);
+  pass.request = Annotation(obj, kRequestReconcileAnnotation);
   pass.repo_dir = options_.cache_dir + "/repos/" + pass.ns + "/" + pass.name + ".git";
   pass.artifact_base = options_.cache_dir + "/artifacts/" + pass.ns + "/" + pass.name;
   json current = obj.value("status", json::object());

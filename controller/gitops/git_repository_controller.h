@@ -26,7 +26,7 @@
 
 namespace sluice::gitops {
 
-inline constexpr const char* kReconcileAnnotation = "sluice.dev/reconcile";
+inline constexpr const char* kRequestReconcileAnnotation = "sluice.dev/reconcile";
 
 struct GitRepositoryControllerOptions {
   std::string ns;         // "" = every namespace

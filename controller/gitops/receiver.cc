@@ -225,7 +225,7 @@ asio::awaitable<void> ReceiverController::Trigger(ReceiverRoute route) {
         auto op = client_->Resolve(t.api_version, t.kind);
         resolved_[type_key] = co_await std::move(op);
       }
-      json patch = {{"metadata", {{"annotations", {{kReconcileAnnotation, now}}}}}};
+      json patch = {{"metadata", {{"annotations", {{kRequestReconcileAnnotation, now}}}}}};
       kube::PatchOptions po;
       po.field_manager = options_.field_manager;
       auto op = client_->Patch(resolved_[type_key], t.ns, t.name, kube::PatchType::kMerge, patch, po);
