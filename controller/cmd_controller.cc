@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <random>
@@ -18,6 +19,9 @@
 #include "analysis/metric_checks.h"
 #include "analysis/webhooks.h"
 #include "controller/canary_controller.h"
+#include "controller/gitops/artifact_store.h"
+#include "controller/gitops/git_repository_controller.h"
+#include "controller/gitops/receiver.h"
 #include "controller/gitops/kustomization_controller.h"
 #include "controller/metrics.h"
 #include "kube/leader_election.h"
@@ -40,6 +44,7 @@ struct ControllerFlags {
   int workers = 4;
   std::string kustomize_path;  // "" = folders with a kustomization.yaml fail with a clear condition
   std::string log_format = "json";
+  std::string cache_dir;  // GitRepository fetches and exported trees (default: DefaultCacheDir())
   std::string prometheus_address;  // for builtin metrics, inline queries and templates without one
   // A weight step costs a route write, a status write and an Event: 1,000 Canaries at a 10 s
   // interval need about 300 writes/s, so the default leaves room for that (docs/canary.md).
@@ -61,19 +66,34 @@ void ConfigureLogging(const std::string& format) {
                         spdlog::pattern_time_type::utc);
 }
 
+std::string DefaultCacheDir() {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  return xdg && *xdg ? std::string(xdg) + "/sluice" : "/tmp/sluice-cache";
+}
+
+// More endpoints on the operations port: a path starting with `prefix` goes to `handler`
+// (the webhook receiver's /hook/), and `metrics` texts are appended to /metrics.
+struct OpsRoutes {
+  std::vector<std::pair<std::string, sandbox::HttpServer::Handler>> prefixes;
+  std::vector<std::function<std::string()>> metrics;
+};
+
 std::unique_ptr<sandbox::HttpServer> ServeOperations(const std::string& listen,
                                                      std::shared_ptr<controller::ControllerMetrics> metrics,
-                                                     std::function<bool()> ready) {
+                                                     std::function<bool()> ready, OpsRoutes routes = {}) {
   auto colon = listen.rfind(':');
   sandbox::HttpServerOptions o;
   o.host = listen.substr(0, colon);
   o.port = static_cast<uint16_t>(std::stoi(listen.substr(colon + 1)));
-  auto server = std::make_unique<sandbox::HttpServer>(o, [metrics, ready](const sandbox::HttpRequest& req) {
+  auto server = std::make_unique<sandbox::HttpServer>(o, [metrics, ready, routes](const sandbox::HttpRequest& req) {
+    for (const auto& [prefix, handler] : routes.prefixes)
+      if (req.path.rfind(prefix, 0) == 0) return handler(req);
     sandbox::HttpResponse r;
     r.content_type = "text/plain; charset=utf-8";
     if (req.path == "/metrics") {
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
       r.body = metrics->Serialize();
+      for (const auto& more : routes.metrics) r.body += more();
     } else if (req.path == "/healthz" || req.path == "/livez") {
       r.body = "ok";
     } else if (req.path == "/readyz") {
@@ -126,9 +146,19 @@ int RunController(const ControllerFlags& flags) {
   kso.workers = flags.workers;
   kso.kustomize_path = flags.kustomize_path;
   auto syncs = gitops::KustomizationController::Create(client, events, artifacts, kso);
+  gitops::GitRepositoryControllerOptions gso;
+  gso.ns = flags.ns;
+  gso.cache_dir = flags.cache_dir.empty() ? DefaultCacheDir() : flags.cache_dir;
+  auto sources = gitops::GitRepositoryController::Create(client, events, artifacts, gso);
+  gitops::ReceiverOptions ro;
+  ro.ns = flags.ns;
+  auto receiver = gitops::ReceiverController::Create(client, events, ro);
+  OpsRoutes ops_routes;
+  ops_routes.prefixes.emplace_back("/hook/", [receiver](const sandbox::HttpRequest& req) { return receiver->Handle(req); });
+  ops_routes.metrics.push_back([receiver] { return receiver->SerializeMetrics(); });
   std::unique_ptr<sandbox::HttpServer> ops;
   try {
-    ops = ServeOperations(flags.listen, metrics, [canaries] { return canaries->Synced(); });
+    ops = ServeOperations(flags.listen, metrics, [canaries] { return canaries->Synced(); }, ops_routes);
   } catch (const std::exception& e) {
     spdlog::error("cannot serve {}: {}", flags.listen, e.what());
     return 1;
@@ -155,7 +185,25 @@ int RunController(const ControllerFlags& flags) {
         spdlog::error("kustomization controller stopped (is crds/sluice.dev_kustomizations.yaml applied?): {}", ex.what());
       }
     });
+    asio::co_spawn(io, sources->Run(), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("git repository controller stopped (is crds/sluice.dev_gitrepositories.yaml applied?): {}", ex.what());
+      }
+    });
   };
+  // Webhooks reach any replica behind the Service, and a receiver only annotates the objects
+  // to reconcile, so every replica serves the receivers, leader or not.
+  asio::co_spawn(io, receiver->Run(), [](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("receiver controller stopped (is crds/sluice.dev_receivers.yaml applied?): {}", ex.what());
+    }
+  });
   std::shared_ptr<kube::LeaderElector> elector;
   if (flags.leader_elect) {
     kube::LeaderElectionConfig lc;
@@ -180,6 +228,8 @@ int RunController(const ControllerFlags& flags) {
     spdlog::info("stopping");
     canaries->Stop();
     syncs->Stop();
+    sources->Stop();
+    receiver->Stop();
     if (elector) elector->Stop();
     // Give the lease release a moment, then leave.
     auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::seconds(2));
@@ -212,6 +262,9 @@ CLI::App* RegisterControllerCommand(CLI::App& app, std::function<int()>& run) {
   cmd->add_option("--prometheus-address", flags->prometheus_address,
                   "Prometheus URL for builtin metrics, inline queries and MetricTemplates without an address");
   cmd->add_option("--log-format", flags->log_format, "json or text")->check(CLI::IsMember({"json", "text"}));
+  cmd->add_option("--cache-dir", flags->cache_dir,
+                  "where GitRepository fetches and checked-out revisions are kept (default: $XDG_CACHE_HOME/sluice, "
+                  "else /tmp/sluice-cache)");
   run = [flags] { return RunController(*flags); };
   return cmd;
 }
