@@ -110,7 +110,7 @@ std::optional<double> SuccessRate(const std::string& address) {
 
 }  // namespace
 
-TEST_CASE("live metrics: healthy numbers promote, a 5xx spike rolls back", "[analysis][e2e][live]") {
+TEST_CASE("live metrics: healthy numbers promote and a 5xx spike rolls back", "[analysis][e2e][live]") {
   REQUIRE_ENVIRONMENT();
   Exporter exporter;
   PromOptions po;
@@ -149,7 +149,7 @@ TEST_CASE("live metrics: healthy numbers promote, a 5xx spike rolls back", "[ana
              EndsWith(":1.1.0"));
 }
 
-TEST_CASE("live metrics: no promotion while Prometheus is down, with the reason in status", "[analysis][e2e][live]") {
+TEST_CASE("live metrics: no promotion while Prometheus is down and the reason is in status", "[analysis][e2e][live]") {
   if (!HaveKubectl()) SLUICE_SKIP("kubectl is not installed (scripts/install-deps.sh)");
   if (!CrdFixture("gateway-api-v1.6.1-httproutes.yaml"))
     SLUICE_SKIP("Gateway API CRDs not found: set SLUICE_CRD_DIR (docs/testing.md)");

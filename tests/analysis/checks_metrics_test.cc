@@ -110,7 +110,7 @@ TEST_CASE("thresholds give Pass and Fail with the value against the bound", "[an
   CHECK(*outcome.check_failure == "metric too-low: 99.5 is below the minimum 99.9");
 }
 
-TEST_CASE("no data and NaN never pass; errors name the metric and the cause", "[analysis][checks]") {
+TEST_CASE("no data and NaN never pass and errors name the metric and the cause", "[analysis][checks]") {
   REQUIRE_PROMETHEUS();
   Checker c(SharedPrometheus().address());
   json metrics = json::array({
@@ -144,7 +144,7 @@ TEST_CASE("an unreachable Prometheus fails the check with a clear reason", "[ana
   CHECK_THAT(*outcome.check_failure, Contains("cannot connect"));
 }
 
-TEST_CASE("MetricTemplates from the lookup: query, address, Secret; refusals name the template",
+TEST_CASE("MetricTemplates from the lookup give query and address and Secret and refusals name the template",
           "[analysis][checks]") {
   REQUIRE_PROMETHEUS();
   Checker c("");  // no default address: every metric must bring its own

@@ -58,7 +58,7 @@ struct Provider {
 
 }  // namespace
 
-TEST_CASE("decoding: vector, scalar, NaN and empty results", "[analysis][prometheus]") {
+TEST_CASE("decoding: vector and scalar values and NaN and empty results", "[analysis][prometheus]") {
   CHECK(DecodeInstantResponse("q", 200,
                               R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"99.5"]}]}})") ==
         99.5);
@@ -79,7 +79,7 @@ TEST_CASE("decoding: vector, scalar, NaN and empty results", "[analysis][prometh
   CHECK(DecodeRangeResponse("q", 200, R"({"status":"success","data":{"resultType":"matrix","result":[]}})").empty());
 }
 
-TEST_CASE("decoding: errors carry the query, Prometheus' words and whether retrying helps", "[analysis][prometheus]") {
+TEST_CASE("decoding: errors carry the query and Prometheus' words and say whether retrying helps", "[analysis][prometheus]") {
   auto error = [](int status, const std::string& body) -> std::pair<std::string, bool> {
     try {
       DecodeInstantResponse("up == 1", status, body);
@@ -121,7 +121,7 @@ TEST_CASE("instant queries against backfilled series give exact values and no da
   CHECK_FALSE(p.Scalar("sluice_test_value{case=\"steady\"}", BackfillStart() - minutes(10)));
 }
 
-TEST_CASE("a matrix, several series and bad PromQL are errors naming the query", "[analysis][prometheus]") {
+TEST_CASE("a matrix or several series or bad PromQL are errors naming the query", "[analysis][prometheus]") {
   REQUIRE_PROMETHEUS();
   Provider p(Options(SharedPrometheus().address()));
   std::string address = SharedPrometheus().address();
@@ -172,7 +172,7 @@ TEST_CASE("an unreachable Prometheus is a retryable error naming the query", "[a
   CHECK(retryable);
 }
 
-TEST_CASE("a hanging, garbled or oversized answer ends as an error within the deadline", "[analysis][prometheus]") {
+TEST_CASE("a hanging or garbled or oversized answer ends as an error within the deadline", "[analysis][prometheus]") {
   std::string mode;
   sandbox::HttpServer server({}, [&mode](const sandbox::HttpRequest&) {
     sandbox::HttpResponse r;
@@ -277,7 +277,7 @@ json BasicAuthSecret(const std::string& password, bool with_ca) {
 
 }  // namespace
 
-TEST_CASE("basic auth and a CA from a Secret; wrong credentials and an unknown CA are refused",
+TEST_CASE("basic auth and a CA from a Secret work and wrong credentials or an unknown CA are refused",
           "[analysis][prometheus][auth]") {
   if (!HavePrometheus()) SLUICE_SKIP("prometheus and promtool are not installed");
   PromServer& prom = SecuredPrometheus();

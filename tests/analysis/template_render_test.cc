@@ -35,7 +35,7 @@ std::string ErrorOf(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("every template variable renders, with or without spaces in the braces", "[analysis][template]") {
+TEST_CASE("every template variable renders with or without spaces in the braces", "[analysis][template]") {
   std::string text =
       "{{namespace}}|{{ name }}|{{  target  }}|{{ service}}|{{port }}|{{ interval }}|{{ variant }}|{{ workload }}|"
       "{{ variables.route }}|{{variables.quantile}}";
@@ -69,7 +69,7 @@ TEST_CASE("an unclosed or empty {{ is a syntax error at its position", "[analysi
   CHECK_THAT(ErrorOf("a{{ }}"), Contains("byte 1): empty"));
 }
 
-TEST_CASE("the context of a Canary metric: names, service default, interval and variables", "[analysis][template]") {
+TEST_CASE("the context of a Canary metric: names and service default and interval and variables", "[analysis][template]") {
   json canary = json::parse(R"({
     "metadata": {"name": "web", "namespace": "shop"},
     "spec": {"targetRef": {"name": "web-app"}, "service": {"port": 9898}}
