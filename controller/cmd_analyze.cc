@@ -68,8 +68,7 @@ asio::awaitable<std::map<std::string, json>> FetchTemplates(kube::Client& client
   if (!metrics.is_array()) co_return objects;
   std::string mt_version = "sluice.dev/v1beta1";
   std::string mt_kind = "MetricTemplate";
-  auto resolve = client.Resolve(mt_version, mt_kind);
-  kube::ApiResource templates = co_await std::move(resolve);
+  std::optional<kube::ApiResource> templates;  // resolved on the first templateRef only
   std::string v1 = "v1";
   std::string secret_kind = "Secret";
   for (const auto& m : metrics) {
@@ -77,9 +76,13 @@ asio::awaitable<std::map<std::string, json>> FetchTemplates(kube::Client& client
     std::string name = m["templateRef"].value("name", "");
     std::string tns = m["templateRef"].value("namespace", ns);
     if (name.empty() || objects.count("MetricTemplate/" + tns + "/" + name)) continue;
+    if (!templates) {
+      auto resolve = client.Resolve(mt_version, mt_kind);
+      templates = co_await std::move(resolve);
+    }
     json tmpl;
     try {
-      auto get = client.Get(templates, tns, name);
+      auto get = client.Get(*templates, tns, name);
       tmpl = co_await std::move(get);
     } catch (const kube::ApiError& e) {
       if (!e.IsNotFound()) throw;
