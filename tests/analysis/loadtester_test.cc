@@ -160,3 +160,22 @@ TEST_CASE("loadtester: command tasks run and are killed at their deadline", "[an
     if (t["target"] == "sleep 30") CHECK(t["timedOut"] == true);
   }
 }
+
+TEST_CASE("loadtester: load against an unreachable target counts errors and ends on time", "[analysis][loadtester]") {
+  std::string dead;
+  {
+    WebhookReceiver gone;
+    dead = gone.Url("/");
+  }
+  LoadTesterProcess lt;
+  auto started = lt.Post("/", Payload("podinfo", {{"type", "load"}, {"url", dead}, {"rps", "20"}, {"duration", "500ms"},
+                                                  {"timeout", "200ms"}}));
+  REQUIRE(started.status == 200);
+  REQUIRE(WaitFor([&] { return !lt.Tasks().empty() && lt.Tasks()[0]["running"] == false; }, std::chrono::seconds(5)));
+  json task = lt.Tasks()[0];
+  INFO(task.dump());
+  CHECK(task["sent"].get<int>() >= 8);
+  CHECK(task["ok"] == 0);
+  CHECK(task["errors"] == task["sent"]);
+  CHECK(lt.Call("GET", "/healthz").status == 200);
+}
