@@ -3,6 +3,9 @@
 // Kustomization controller (and the canary engine) running in-process.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
+#include "controller/gitops/manifests.h"
 #include "tests/gitops/sync_harness.h"
 
 using namespace sluice::testing;
@@ -317,4 +320,46 @@ TEST_CASE("sync + canary: reverting the target in Git during a rollout ends it c
     if (cond["type"] == "Ready") ready_reason = cond.value("reason", "");
   CHECK(ready_reason == "Reverted");
   REQUIRE(WaitFor([&] { return Replicas(c, "podinfo") == 0; }, std::chrono::seconds(10)));
+}
+
+TEST_CASE("sync: the multi-cluster example applies as documented", "[gitops][e2e][examples]") {
+  SyncClusterOptions o;
+  o.canary_engine = true;
+  SyncCluster c(o);
+  SyncRepo repo;
+  // The fleet repository holds examples/clusters/ as clusters/.
+  std::map<std::string, std::string> files;
+  std::string root = std::string(SLUICE_SOURCE_DIR) + "/examples/clusters";
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root))
+    if (e.is_regular_file()) files["clusters/" + std::filesystem::relative(e.path(), root).string()] = ReadFile(e.path());
+  std::string rev = c.Publish(repo, repo.Commit(files), "sluice-system/fleet");
+  c.Apply(Namespace("sluice-system"));
+  c.Apply(ReadFile(root + "/staging/sync/sync.yaml"));  // the one-time bootstrap
+  for (const char* name : {"sync", "infrastructure", "apps"}) {
+    bool ok = WaitFor(
+        [&] {
+          json k = c.Kustomization(name, "sluice-system");
+          json status = k.value("status", json::object());
+          for (const auto& cond : status.value("conditions", json::array()))
+            if (cond["type"] == "Ready" && cond["status"] == "True") return status.value("lastAppliedRevision", "") == rev;
+          return false;
+        },
+        std::chrono::seconds(40));
+    INFO(name << ": " << c.Kustomization(name, "sluice-system")["status"].dump(2));
+    REQUIRE(ok);
+  }
+  json web = c.Get("apps/v1", "Deployment", "podinfo", "podinfo");
+  REQUIRE(web.is_object());
+  CHECK(web["metadata"]["labels"]["sluice.dev/cluster"] == "staging");
+  CHECK(web["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] == "running on staging");
+  CHECK(c.Get("sluice.dev/v1beta1", "Canary", "podinfo", "podinfo").is_object());
+  CHECK(c.Get("v1", "Namespace", "", "podinfo")["metadata"]["labels"]["sluice.dev/cluster"] == "staging");
+
+  // The production folder builds with its own values and nothing of staging's.
+  sluice::gitops::BuildOptions prod;
+  prod.variables = sluice::gitops::Variables{{"CLUSTER", "production"}, {"REPLICAS", "3"}};
+  auto manifests = sluice::gitops::LoadManifests(root, "production/apps", prod);
+  REQUIRE(manifests.size() == 2);
+  CHECK(manifests[0].object["spec"]["replicas"] == 3);
+  CHECK(manifests[0].object["metadata"]["labels"]["sluice.dev/cluster"] == "production");
 }

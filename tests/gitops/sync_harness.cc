@@ -160,7 +160,7 @@ SyncCluster::SyncCluster(SyncClusterOptions options) : emulator_(EmulatorOpts(op
   if (std::getenv("SLUICE_TEST_DEBUG")) spdlog::set_level(spdlog::level::debug);
   emulator_.Start();
   for (const auto& entry : std::filesystem::directory_iterator(std::string(SLUICE_SOURCE_DIR) + "/crds"))
-    emulator_.LoadCrdsYaml(ReadFile(entry.path()));
+    if (entry.path().extension() == ".yaml") emulator_.LoadCrdsYaml(ReadFile(entry.path()));
   auto config = kube::ParseKubeconfig(emulator_.KubeconfigYaml());
 
   test_work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(test_io_.get_executor());
@@ -222,7 +222,7 @@ std::string SyncCluster::Publish(SyncRepo& repo, const std::string& commit, cons
   a.revision = "main@sha1:" + commit;
   a.path = repo.Export(commit);
   a.fetched = std::chrono::system_clock::now();
-  artifacts_->Publish("default/" + source, a);
+  artifacts_->Publish(source.find('/') == std::string::npos ? "default/" + source : source, a);
   return a.revision;
 }
 

@@ -67,7 +67,8 @@ class SyncCluster {
   const RequestCounts& sync_requests() const { return *counts_; }
   gitops::SyncStats Stats();  // read on the controller's loop
 
-  // Publishes `commit` of `repo` as the artifact of GitRepository default/<source>.
+  // Publishes `commit` of `repo` as the artifact of GitRepository default/<source> (or of
+  // <source> when it reads "namespace/name").
   std::string Publish(SyncRepo& repo, const std::string& commit, const std::string& source = "repo");
 
   // The test's own client (manager "test").
@@ -82,7 +83,9 @@ class SyncCluster {
   // indented under spec:.
   void ApplyKustomization(const std::string& name, const std::string& path, const std::string& extra = "",
                           const std::string& source = "repo");
-  nlohmann::json Kustomization(const std::string& name) { return Get("sluice.dev/v1beta1", "Kustomization", "default", name); }
+  nlohmann::json Kustomization(const std::string& name, const std::string& ns = "default") {
+    return Get("sluice.dev/v1beta1", "Kustomization", ns, name);
+  }
   std::string ReadyStatus(const std::string& name);
   std::string ReadyMessage(const std::string& name);
   // Waits until Ready=True with lastAppliedRevision == revision; FAILs with the status.
