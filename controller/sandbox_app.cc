@@ -52,6 +52,7 @@ AppFiles LoadExampleApp(const std::string& examples_dir, const std::string& scen
   for (const auto& entry : fs::directory_iterator(dir)) {
     if (!entry.is_regular_file()) continue;
     std::string name = entry.path().filename().string();
+    if (name == "kustomization.yaml") continue;
     if (entry.path().extension() == ".yaml" || entry.path().extension() == ".yml" || name == "README.md")
       files[name] = Read(entry.path());
   }
@@ -65,19 +66,20 @@ AppFiles AtVersion(AppFiles files, const AppVersion& version) {
   return files;
 }
 
-std::vector<std::string> ManifestOrder(const AppFiles& files) {
-  std::vector<std::string> order;
-  auto k = files.find("kustomization.yaml");
-  if (k != files.end()) {
-    auto doc = apimachinery::ParseYaml(k->second);
-    if (doc.contains("resources") && doc["resources"].is_array())
-      for (const auto& r : doc["resources"])
-        if (r.is_string() && files.count(r.get<std::string>())) order.push_back(r.get<std::string>());
-    return order;
+std::vector<nlohmann::json> Manifests(const AppFiles& files) {
+  std::vector<nlohmann::json> namespaces, rest;
+  for (const auto& [name, text] : files) {
+    if (name.size() < 5 || (name.substr(name.size() - 5) != ".yaml" && name.substr(name.size() - 4) != ".yml")) continue;
+    std::vector<nlohmann::json> docs;
+    try {
+      docs = apimachinery::ParseYamlDocuments(text);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(name + ": " + e.what());
+    }
+    for (auto& d : docs) (d.value("kind", "") == "Namespace" ? namespaces : rest).push_back(std::move(d));
   }
-  for (const auto& [name, text] : files)
-    if (name.size() > 5 && name.substr(name.size() - 5) == ".yaml") order.push_back(name);
-  return order;
+  namespaces.insert(namespaces.end(), rest.begin(), rest.end());
+  return namespaces;
 }
 
 }  // namespace sluice::sandboxrun

@@ -2,6 +2,8 @@
 // scenario at one app version, ready to commit or apply.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -23,15 +25,17 @@ using AppFiles = std::map<std::string, std::string>;  // path in the repo -> con
 // std::invalid_argument naming the file and the line it expected when one is missing.
 std::string SetDeploymentVersion(const std::string& deployment_yaml, const AppVersion& version);
 
-// Reads examples_dir (examples/podinfo): every top-level *.yaml file, canary.yaml replaced
-// by scenarios/<scenario>/canary.yaml when that exists. Throws std::runtime_error naming
-// the directory when it is not an example app.
+// Reads examples_dir (examples/podinfo): every top-level *.yaml file but kustomization.yaml
+// (the sync then applies the plain files, and needs no kustomize binary), canary.yaml
+// replaced by scenarios/<scenario>/canary.yaml when that exists. Throws std::runtime_error
+// naming the directory when it is not an example app.
 AppFiles LoadExampleApp(const std::string& examples_dir, const std::string& scenario);
 
 // The files at `version`.
 AppFiles AtVersion(AppFiles files, const AppVersion& version);
 
-// The manifests in apply order: kustomization.yaml's resources when present, else by name.
-std::vector<std::string> ManifestOrder(const AppFiles& files);
+// Every document of every manifest, Namespaces first (the order a sync applies them in).
+// Throws std::runtime_error naming the file that does not parse.
+std::vector<nlohmann::json> Manifests(const AppFiles& files);
 
 }  // namespace sluice::sandboxrun

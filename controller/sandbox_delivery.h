@@ -1,11 +1,14 @@
 // How a new app version reaches the sandbox's cluster. Each version is committed to a local
-// Git repository (what a user would push); the manifests then reach the cluster by
-// server-side apply. When Sluice's own GitOps (GitRepository + sync) is available, the
-// switch is MakeAppDelivery alone: the commit stays, the apply becomes the sync's job.
+// Git repository (what a user would push). With Sluice's GitOps (the GitRepository and
+// Kustomization CRDs are loaded), a GitRepository follows that repository and a
+// Kustomization applies it, and delivery waits until the sync applied the commit; without
+// them, the sandbox applies each commit itself by server-side apply. MakeAppDelivery is the
+// one place that chooses.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -36,11 +39,17 @@ class AppDelivery {
   virtual boost::asio::awaitable<std::string> Deliver(AppFiles files, std::string message) = 0;
   // How it delivers, for the terminal ("server-side apply", "GitOps").
   virtual std::string Describe() const = 0;
+  // The sync the revisions go through ("namespace/name"), "" when the sandbox applies itself.
+  virtual std::string SyncName() const { return ""; }
 };
 
 struct DeliveryContext {
   std::shared_ptr<kube::Client> client;
   std::string repo_dir;
+  bool gitops = false;  // the cluster serves GitRepository and Kustomization
+  std::string sync_namespace = "sluice-system";  // where the GitRepository and Kustomization live
+  std::string sync_name = "podinfo";
+  std::chrono::seconds sync_timeout{60};  // from commit to applied
 };
 
 std::shared_ptr<AppDelivery> MakeAppDelivery(const DeliveryContext& context);

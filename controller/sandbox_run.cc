@@ -292,6 +292,7 @@ asio::awaitable<void> StartController(Context& ctx, uint16_t metrics_port) {
   std::vector<std::string> argv = {self, "controller", "--kubeconfig", ctx.run.kubeconfig,
                                    "--listen", ctx.options.listen_host + ":" + std::to_string(metrics_port),
                                    "--leader-elect=false", "--log-format", "text"};
+  if (ControllerHasFlag(self, "--cache-dir")) argv.insert(argv.end(), {"--cache-dir", ctx.run.workdir + "/cache"});
   if (ControllerHasFlag(self, "--prometheus-address"))
     argv.insert(argv.end(), {"--prometheus-address", ctx.run.prometheus_url});
   else
@@ -348,7 +349,12 @@ asio::awaitable<void> Main(Context& ctx, std::shared_ptr<kube::Client> client) {
   co_await std::move(ready);
 
   ctx.run.repo_dir = ctx.run.workdir + "/repo";
-  auto delivery = MakeAppDelivery({client, ctx.run.repo_dir});
+  DeliveryContext dc;
+  dc.client = client;
+  dc.repo_dir = ctx.run.repo_dir;
+  dc.gitops = fs::exists(fs::path(ctx.paths.crds) / "sluice.dev_gitrepositories.yaml") &&
+              fs::exists(fs::path(ctx.paths.crds) / "sluice.dev_kustomizations.yaml");
+  auto delivery = MakeAppDelivery(dc);
   ctx.out << "sluice sandbox: scenario " << scenario->name << ": " << scenario->description << "\n"
           << "  Kubernetes API  " << ctx.run.emulator->server_url() << "  (kubeconfig " << ctx.run.kubeconfig << ")\n"
           << "  Prometheus      " << ctx.run.prometheus_url << "\n"
@@ -370,8 +376,16 @@ asio::awaitable<void> Main(Context& ctx, std::shared_ptr<kube::Client> client) {
       released_over = before;
       auto deliver = delivery->Deliver(AtVersion(base, step.version), step.version.summary);
       std::string revision = co_await std::move(deliver);
-      ctx.view.Note("committed " + revision.substr(0, 12) + " \"" + step.version.summary + "\"");
-      ctx.run.traffic->SetSyncRevision(ns, name, revision);
+      if (delivery->SyncName().empty()) {
+        ctx.view.Note("committed and applied " + revision.substr(0, 12) + " \"" + step.version.summary + "\"");
+        ctx.run.traffic->SetSyncRevision(ns, "sandbox-apply", revision);
+      } else {
+        ctx.view.Note("committed \"" + step.version.summary + "\"; Kustomization " + delivery->SyncName() +
+                      " applied " + revision);
+        auto slash = delivery->SyncName().find('/');
+        ctx.run.traffic->SetSyncRevision(delivery->SyncName().substr(0, slash), delivery->SyncName().substr(slash + 1),
+                                         revision);
+      }
       if (step.expect_phase.empty()) continue;
       ok = co_await story.WaitFor(before, step.expect_phase, step.expect_reason);
     } else {
