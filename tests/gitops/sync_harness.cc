@@ -169,7 +169,10 @@ SyncCluster::SyncCluster(SyncClusterOptions options) : emulator_(EmulatorOpts(op
 
   counts_ = std::make_shared<RequestCounts>();
   artifacts_ = std::make_shared<gitops::ArtifactStore>();
-  auto raw = kube::MakeHttpClient(io_.get_executor(), config);
+  kube::ClientOptions client_options;
+  client_options.qps = options.qps;
+  client_options.burst = options.burst;
+  auto raw = kube::MakeHttpClient(io_.get_executor(), config, client_options);
   auto client = MakeCountingClient(raw, counts_);
   auto events = kube::EventRecorder::Create(raw);
   gitops::KustomizationControllerOptions ko;

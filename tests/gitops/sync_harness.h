@@ -55,6 +55,8 @@ struct SyncClusterOptions {
   bool canary_engine = false;
   std::chrono::milliseconds ready_delay{300};
   std::string kustomize_path;
+  double qps = 50;  // the controller client's rate limit (the default of --kube-api-qps)
+  int burst = 100;
 };
 
 class SyncCluster {
