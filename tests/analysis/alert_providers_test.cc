@@ -168,7 +168,7 @@ TEST_CASE("the address may come from the key `address` of a Secret", "[analysis]
   CHECK(sender.stats().sent == 1);
 }
 
-TEST_CASE("undeliverable alerts are counted and logged, never thrown", "[analysis][alerts]") {
+TEST_CASE("undeliverable alerts are counted and logged and never thrown", "[analysis][alerts]") {
   WebhookReceiver rx;
   rx.Script("/broken", {500});
   Objects objects;

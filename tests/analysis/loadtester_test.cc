@@ -68,7 +68,7 @@ json Payload(const std::string& name, const json& metadata = json::object()) {
 
 }  // namespace
 
-TEST_CASE("loadtester: gates are closed until opened, per Canary", "[analysis][loadtester]") {
+TEST_CASE("loadtester: gates are closed until opened for each Canary", "[analysis][loadtester]") {
   LoadTesterProcess lt;
   CHECK(lt.Call("GET", "/healthz").status == 200);
   CHECK(lt.Post("/gate/check", Payload("podinfo")).status == 403);

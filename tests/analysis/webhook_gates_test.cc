@@ -194,7 +194,7 @@ TEST_CASE("a receiver that never answers fails the check at the webhook's timeou
   CHECK(took < std::chrono::milliseconds(1500));  // the deadline is not retried
 }
 
-TEST_CASE("an unreachable receiver is retried, then fails the check", "[analysis][webhooks]") {
+TEST_CASE("an unreachable receiver is retried and then fails the check", "[analysis][webhooks]") {
   std::string url;
   {
     WebhookReceiver gone;
