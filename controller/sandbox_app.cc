@@ -61,6 +61,16 @@ AppFiles LoadExampleApp(const std::string& examples_dir, const std::string& scen
   return files;
 }
 
+AppFiles Substitute(AppFiles files, const std::map<std::string, std::string>& vars) {
+  for (auto& [name, text] : files)
+    for (const auto& [var, value] : vars) {
+      std::string token = "${" + var + "}";
+      for (size_t at = text.find(token); at != std::string::npos; at = text.find(token, at + value.size()))
+        text.replace(at, token.size(), value);
+    }
+  return files;
+}
+
 AppFiles AtVersion(AppFiles files, const AppVersion& version) {
   files["deployment.yaml"] = SetDeploymentVersion(files.at("deployment.yaml"), version);
   return files;

@@ -31,6 +31,9 @@ std::string SetDeploymentVersion(const std::string& deployment_yaml, const AppVe
 // naming the directory when it is not an example app.
 AppFiles LoadExampleApp(const std::string& examples_dir, const std::string& scenario);
 
+// Every ${NAME} of `vars` replaced by its value in every file (sandbox-only addresses).
+AppFiles Substitute(AppFiles files, const std::map<std::string, std::string>& vars);
+
 // The files at `version`.
 AppFiles AtVersion(AppFiles files, const AppVersion& version);
 

@@ -84,6 +84,7 @@ struct Running {
   std::unique_ptr<TrafficService> traffic;
   std::unique_ptr<ChildProcess> controller;
   std::unique_ptr<ChildProcess> prometheus;
+  std::unique_ptr<ChildProcess> loadtester;
   std::string kubeconfig;
   std::string prometheus_url;
   std::string repo_dir;
@@ -91,6 +92,7 @@ struct Running {
   ~Running() {
     if (controller) controller->Stop();
     if (prometheus) prometheus->Stop();
+    if (loadtester) loadtester->Stop();
     if (traffic) traffic->Stop();
     if (emulator) emulator->Stop();
     std::error_code ec;
@@ -214,6 +216,27 @@ class Story {
     co_return c.is_object() && c.contains("status") ? c["status"].value("lastAppliedSpec", "") : "";
   }
 
+  // Opens the Canary's promotion gate on the loadtester, as a person would with curl.
+  asio::awaitable<bool> OpenGate(std::string host, uint16_t port) {
+    std::string target = "/gate/open?name=" + name_ + "&namespace=" + ns_;
+    view_.Note("$ curl -X POST 'http://" + host + ":" + std::to_string(port) + target + "'");
+    kube::RestConfig rc;
+    rc.server = "http://" + host + ":" + std::to_string(port);
+    auto executor = co_await asio::this_coro::executor;
+    kube::TransportOptions options;
+    auto transport = kube::MakeHttpTransport(executor, rc, options);
+    kube::HttpRequest req;
+    req.method = "POST";
+    req.target = target;
+    req.accept = "*/*";
+    auto timeout = std::chrono::milliseconds(5000);
+    auto send = transport->Send(req, timeout);
+    kube::HttpResponse r = co_await std::move(send);
+    if (r.status / 100 == 2) co_return true;
+    view_.Headline("the loadtester answered " + std::to_string(r.status) + ": " + r.body);
+    co_return false;
+  }
+
   // Waits for the rollout under way to move traffic, then annotates the abort request.
   asio::awaitable<bool> Abort(std::string before) {
     auto end = std::chrono::steady_clock::now() + timeout_;
@@ -242,6 +265,7 @@ class Story {
     if (phase == "Succeeded") return "promoted";
     if (phase == "Failed") return "rolled back";
     if (phase == "Initialized") return "initialized";
+    if (phase == "WaitingPromotion") return "analysis passed; waiting for approval";
     return phase;
   }
   static const json* Ready(const json& st) {
@@ -348,6 +372,18 @@ asio::awaitable<void> Main(Context& ctx, std::shared_ptr<kube::Client> client) {
   auto ready = WaitReady(host, prom_port, ready_path, *ctx.run.prometheus, std::chrono::seconds(60));
   co_await std::move(ready);
 
+  uint16_t loadtester_port = 0;
+  if (scenario->loadtester) {
+    loadtester_port = PickFreePort(host);
+    std::string listen = host + ":" + std::to_string(loadtester_port);
+    ctx.run.loadtester = ChildProcess::Start("sluice loadtester", {SelfExecutable(), "loadtester", "--listen", listen},
+                                             ctx.run.workdir + "/loadtester.log");
+    std::string health = "/healthz";
+    auto up = WaitReady(host, loadtester_port, health, *ctx.run.loadtester, std::chrono::seconds(30));
+    co_await std::move(up);
+    base = Substitute(base, {{"SANDBOX_LOADTESTER", listen}});
+  }
+
   ctx.run.repo_dir = ctx.run.workdir + "/repo";
   DeliveryContext dc;
   dc.client = client;
@@ -362,6 +398,8 @@ asio::awaitable<void> Main(Context& ctx, std::shared_ptr<kube::Client> client) {
           << "  controller      pid " << ctx.run.controller->pid() << ", metrics http://" << host << ":" << metrics_port
           << "/metrics\n"
           << "  prometheus      pid " << ctx.run.prometheus->pid() << "\n"
+          << (ctx.run.loadtester ? "  loadtester      http://" + host + ":" + std::to_string(loadtester_port) + " (gates)\n"
+                                 : std::string())
           << "  work dir        " << ctx.run.workdir << "\n"
           << "  delivery        " << delivery->Describe() << std::endl;
 
@@ -388,6 +426,10 @@ asio::awaitable<void> Main(Context& ctx, std::shared_ptr<kube::Client> client) {
       }
       if (step.expect_phase.empty()) continue;
       ok = co_await story.WaitFor(before, step.expect_phase, step.expect_reason);
+    } else if (step.kind == ScenarioStep::Kind::kOpenGate) {
+      ok = co_await story.OpenGate(host, loadtester_port);
+      std::string current_revision;
+      if (ok) ok = co_await story.WaitFor(current_revision, step.expect_phase, step.expect_reason);
     } else {
       // The abort concerns the rollout the previous step started.
       ok = co_await story.Abort(released_over);

@@ -35,6 +35,13 @@ std::vector<Scenario> Build() {
         {Kind::kAbort, "abort it by annotation", {}, "Failed", "Aborted"}}},
       {"ab", "A/B testing: requests with x-canary: insider go to the new version for 5 iterations",
        {First(), Promote("insiders try it first"), RollBack("the insiders' errors stop it")}},
+      {"gate",
+       "a manual gate: the analysis passes, then the rollout waits for approval on sluice loadtester",
+       {First(),
+        {Kind::kRelease, "commit podinfo 6.5.1: analysed, then held at the confirm-promotion gate", Healthy("6.5.1"),
+         "WaitingPromotion", ""},
+        {Kind::kOpenGate, "approve: open the gate", {}, "Succeeded", ""}},
+       true},
       {"bluegreen", "blue/green with the kubernetes provider: tested beside the primary, then switched at once",
        {First(), Promote("tested on podinfo-canary, then the apex Service switches"),
         RollBack("the tests fail and the apex never switches")}},
@@ -50,6 +57,6 @@ const Scenario* FindScenario(const std::string& name) {
   return nullptr;
 }
 
-std::vector<std::string> ScenarioNames() { return {"default", "abort", "ab", "bluegreen"}; }
+std::vector<std::string> ScenarioNames() { return {"default", "abort", "ab", "bluegreen", "gate"}; }
 
 }  // namespace sluice::sandboxrun

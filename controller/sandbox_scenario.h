@@ -14,6 +14,7 @@ struct ScenarioStep {
   enum class Kind {
     kRelease,  // commit `version` and wait for `expect_phase`
     kAbort,    // once the rollout under way shifted traffic, `kubectl annotate ... sluice.dev/abort`
+    kOpenGate,  // open the Canary's promotion gate on the loadtester
   };
   Kind kind = Kind::kRelease;
   std::string headline;
@@ -28,6 +29,8 @@ struct Scenario {
   std::string name;
   std::string description;
   std::vector<ScenarioStep> steps;
+  // Starts `sluice loadtester` and substitutes ${SANDBOX_LOADTESTER} (host:port) in the app.
+  bool loadtester = false;
 };
 
 // nullptr for an unknown name.
