@@ -1,6 +1,7 @@
 #include "tests/gitops/git_harness.h"
 
 #include <arpa/inet.h>
+#include <pwd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -255,6 +256,63 @@ SilentServer::SilentServer() {
 
 SilentServer::~SilentServer() {
   if (fd_ >= 0) close(fd_);
+}
+
+bool SshServer::Available() { return fs::exists("/usr/sbin/sshd") && fs::exists("/usr/bin/ssh-keygen"); }
+
+SshServer::SshServer() {
+  passwd* pw = getpwuid(geteuid());
+  user_ = pw ? pw->pw_name : "root";
+  for (const char* key : {"host_key", "client_key", "other_key"}) {
+    ProcessResult r = Run({"ssh-keygen", "-q", "-t", "ecdsa", "-b", "256", "-m", "PEM", "-N", "", "-f", dir_.File(key)});
+    if (r.exit_code != 0) FAIL("ssh-keygen failed: " << r.Describe());
+  }
+  fs::copy_file(dir_.File("client_key.pub"), dir_.File("authorized_keys"));
+  // sshd started by root insists on its privilege separation directory.
+  if (geteuid() == 0 && !fs::exists("/run/sshd")) fs::create_directories("/run/sshd");
+  for (int attempt = 0; attempt < 5 && !process_; ++attempt) {
+    port_ = FreeLoopbackPort();
+    dir_.Write("sshd_config", "Port " + std::to_string(port_) +
+                                  "\nListenAddress 127.0.0.1\nHostKey " + dir_.File("host_key") +
+                                  "\nAuthorizedKeysFile " + dir_.File("authorized_keys") + "\nPidFile " +
+                                  dir_.File("sshd.pid") +
+                                  "\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
+                                  "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin "
+                                  "prohibit-password\nLogLevel ERROR\n");
+    auto p = std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{"/usr/sbin/sshd", "-D", "-e", "-f", dir_.File("sshd_config")});
+    bool up = WaitFor(
+        [&] {
+          int fd = socket(AF_INET, SOCK_STREAM, 0);
+          sockaddr_in addr{};
+          addr.sin_family = AF_INET;
+          addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+          addr.sin_port = htons(port_);
+          bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+          close(fd);
+          return ok || !p->Running();
+        },
+        std::chrono::seconds(5));
+    if (up && p->Running()) process_ = std::move(p);
+    else if (attempt == 4) FAIL("sshd did not start: " << p->Stderr());
+  }
+}
+
+SshServer::~SshServer() = default;
+
+std::string SshServer::UrlFor(const std::string& repo_path) const {
+  return "ssh://" + user_ + "@127.0.0.1:" + std::to_string(port_) + repo_path;
+}
+
+std::string SshServer::ClientKey() const { return ReadFile(dir_.File("client_key")); }
+std::string SshServer::OtherKey() const { return ReadFile(dir_.File("other_key")); }
+
+std::string SshServer::KnownHostsLine() const {
+  std::string pub = ReadFile(dir_.File("host_key.pub"));
+  std::string type = pub.substr(0, pub.find(' '));
+  std::string rest = pub.substr(pub.find(' ') + 1);
+  std::string key = rest.substr(0, rest.find_first_of(" \n"));
+  return "[127.0.0.1]:" + std::to_string(port_) + " " + type + " " + key + "\n";
 }
 
 SourceCluster::SourceCluster() {

@@ -111,6 +111,26 @@ class SilentServer {
 
 bool GitHttpBackendAvailable();
 
+// A private sshd on a loopback port (key auth only, for the current user) with its own host
+// key, and a client key it accepts. Available() is false when no sshd is installed.
+class SshServer {
+ public:
+  static bool Available();
+  SshServer();
+  ~SshServer();
+  uint16_t port() const { return port_; }
+  std::string UrlFor(const std::string& repo_path) const;  // ssh://user@127.0.0.1:port/path
+  std::string ClientKey() const;        // private key the server accepts
+  std::string OtherKey() const;         // a private key it does not accept
+  std::string KnownHostsLine() const;   // "[127.0.0.1]:port <type> <key>"
+
+ private:
+  TempDir dir_;
+  uint16_t port_ = 0;
+  std::string user_;
+  std::unique_ptr<BackgroundProcess> process_;
+};
+
 // The source side in one process: the API emulator with Sluice's CRDs, the GitRepository
 // and Receiver controllers on one event loop (cache in a temp dir), the receiver routed on a
 // loopback HTTP port, and the real kubectl for what users do.

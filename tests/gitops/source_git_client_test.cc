@@ -137,6 +137,11 @@ TEST_CASE("git client: a remote that never answers ends at the deadline") {
   CHECK(took < seconds(3));
   std::string git_url = "git://127.0.0.1:" + std::to_string(silent.port()) + "/repo";
   CHECK(KindOf([&] { git.ListRemote(git_url, {}, milliseconds(500)); }) == GitErrorKind::kTimeout);
+  // libssh2 waits in its own blocking handshake: the watchdog's shutdown of the socket ends it.
+  std::string ssh_url = "ssh://git@127.0.0.1:" + std::to_string(silent.port()) + "/repo";
+  auto ssh_start = std::chrono::steady_clock::now();
+  CHECK(KindOf([&] { git.ListRemote(ssh_url, {}, milliseconds(500)); }) == GitErrorKind::kTimeout);
+  CHECK(std::chrono::steady_clock::now() - ssh_start < seconds(3));
 }
 
 TEST_CASE("git client: urls libgit2 cannot use are InvalidURL") {
@@ -189,6 +194,39 @@ TEST_CASE("git client: known_hosts matching, plain, bracketed port and hashed") 
   ProcessResult keygen = Run({"ssh-keygen", "-H", "-f", "-"}, {}, seconds(10), "example.org ssh-ed25519 " + b64 + "\n");
   if (keygen.exit_code == 0 && keygen.out.find("|1|") != std::string::npos)
     CHECK(KnownHostsAccepts(keygen.out, "example.org", 22, key));
+}
+
+}  // namespace sluice::gitops
+
+namespace sluice::gitops {
+
+TEST_CASE("git client: ssh with a key and known_hosts; a wrong key or host key fails fast and clearly") {
+  if (!SshServer::Available()) SLUICE_SKIP("no sshd on this machine (apt-get install openssh-server); https auth is tested instead");
+  SshServer ssh;
+  GitRepo repo;
+  std::string c1 = repo.Commit({{"a.yaml", "a"}});
+  std::string url = ssh.UrlFor(repo.path());
+  GitClient git;
+  TempDir cache;
+  GitCredentials good;
+  good.identity = ssh.ClientKey();
+  good.known_hosts = ssh.KnownHostsLine();
+  PollResult r = git.Poll(cache.File("repo"), url, RefSelector{}, good, seconds(20));
+  REQUIRE(r.resolved);
+  CHECK(r.resolved->commit == c1);
+  CHECK(r.fetched);
+
+  auto start = std::chrono::steady_clock::now();
+  GitCredentials wrong_key = good;
+  wrong_key.identity = ssh.OtherKey();
+  CHECK(KindOf([&] { git.ListRemote(url, wrong_key, seconds(10)); }) == GitErrorKind::kAuthentication);
+  GitCredentials no_known_hosts = good;
+  no_known_hosts.known_hosts.clear();
+  CHECK(KindOf([&] { git.ListRemote(url, no_known_hosts, seconds(10)); }) == GitErrorKind::kAuthentication);
+  GitCredentials other_host = good;
+  other_host.known_hosts = "[127.0.0.1]:1 " + good.known_hosts.substr(good.known_hosts.find(' ') + 1);
+  CHECK(KindOf([&] { git.ListRemote(url, other_host, seconds(10)); }) == GitErrorKind::kAuthentication);
+  CHECK(std::chrono::steady_clock::now() - start < seconds(5));
 }
 
 }  // namespace sluice::gitops
