@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
-# Sluice's main job on one machine: install, build, then run the sandbox. Until the full
-# sandbox lands, this serves the Kubernetes API emulator on localhost, with the Gateway API
-# and Istio CRDs loaded, and tells you how to point kubectl at it. Ctrl-C stops it.
+# Sluice's whole job on one machine: installs what it needs (Debian packages, Prometheus
+# included), builds the sluice binary, then runs `sluice sandbox`: the API emulator, a local
+# Git repository the GitOps sync follows, Prometheus, a traffic simulator and the
+# controller, all on loopback, showing a canary promotion and then a rollback live.
+# Arguments go to `sluice sandbox` (default here: --keep, so it stays up to explore;
+# e.g. `scripts/sandbox.sh --scenario abort`). Ctrl-C stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh
-kubeconfig="${SLUICE_KUBECONFIG:-$PWD/build/sandbox.kubeconfig}"
-crd_dir="${SLUICE_CRD_DIR:-$PWD/../shared/fixtures/crds}"
-args=(--listen 127.0.0.1:0 --kubeconfig "$kubeconfig")
-if [ -d "$crd_dir" ]; then
-  args+=(--crds "$crd_dir")
-else
-  echo "note: no third-party CRDs at $crd_dir (see docs/testing.md); serving without them" >&2
+if ! command -v prometheus >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then as_root=(); else as_root=(sudo); fi
+  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
-exec build/sluice emulator "${args[@]}" "$@"
+# The third-party CRDs (Gateway API, Istio): the workspace copy, else downloaded once.
+crd_dir="${SLUICE_CRD_DIR:-$PWD/../shared/fixtures/crds}"
+if [ ! -d "$crd_dir" ]; then
+  crd_dir="$HOME/.cache/sluice/crds"
+  [ -f "$crd_dir/gateway-api-v1.6.1-httproutes.yaml" ] || scripts/fetch-crds.sh "$crd_dir" >/dev/null
+fi
+export SLUICE_CRD_DIR="$crd_dir"
+# Only the binary: the test suite is scripts/test.sh's job.
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_WERROR=ON >/dev/null
+cmake --build build -j "$(nproc)" --target sluice
+if [ "$#" -eq 0 ]; then set -- --keep; fi
+exec build/sluice sandbox "$@"
