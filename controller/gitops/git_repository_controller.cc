@@ -323,6 +323,12 @@ asio::awaitable<void> GitRepositoryController::Reconcile(std::string key) {
   if (!pass.object || (*pass.object)["metadata"].contains("deletionTimestamp")) {
     if (published_.erase(key)) artifacts_->Remove(key);
     failures_.erase(key);
+    // The bare repository goes; exported trees stay, since a sync may still be reading one.
+    auto [ns, name] = kube::SplitObjectKey(key);
+    asio::post(pool_, [dir = options_.cache_dir + "/repos/" + ns + "/" + name + ".git"] {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    });
     co_return;
   }
   stats_.reconciles++;

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <sstream>
 
 #include "tests/gitops/git_harness.h"
 #include "tests/support/skip.h"
@@ -43,11 +44,13 @@ TEST_CASE("source: a file:// GitRepository becomes Ready, publishes the tree and
   CHECK(ReadFile(artifact->path + "/apps/cm.yaml") == "kind: ConfigMap\n");
   CHECK_FALSE(std::filesystem::exists(artifact->path + "/README.md"));
 
+  auto ready = c.Stats();
   std::this_thread::sleep_for(seconds(3));
   auto idle = c.Stats();
-  CHECK(idle.polls >= 3);
+  CHECK(idle.polls >= ready.polls + 2);
   CHECK(idle.fetches == 1);
   CHECK(idle.published == 1);
+  CHECK(idle.status_writes == ready.status_writes);  // nothing new: nothing written
 
   std::string c2 = repo.Commit({{"apps/cm2.yaml", "kind: ConfigMap\n"}});
   CHECK(c.WaitFor("gitrepository/app", "{.status.artifact.revision}", "main@sha1:" + c2, seconds(5)));
@@ -62,6 +65,7 @@ TEST_CASE("source: a file:// GitRepository becomes Ready, publishes the tree and
 
   c.Kubectl({"delete", "gitrepository", "app"});
   CHECK(WaitFor([&] { return !c.artifacts().Latest("default/app"); }, seconds(5)));
+  CHECK(WaitFor([&] { return !std::filesystem::exists(c.cache_dir() + "/repos/default/app.git"); }, seconds(5)));
 }
 
 TEST_CASE("source: https basic auth from a Secret; a wrong password is AuthenticationFailed, never a hang") {
@@ -130,6 +134,24 @@ TEST_CASE("source: the sluice.dev/reconcile annotation reconciles at once and is
   c.Kubectl({"annotate", "gitrepository", "app", "sluice.dev/reconcile=2026-11-26T08:00:00Z"});
   CHECK(c.WaitFor("gitrepository/app", "{.status.artifact.revision}", "main@sha1:" + c2, seconds(5)));
   CHECK(c.WaitFor("gitrepository/app", "{.status.lastHandledReconcileAt}", "2026-11-26T08:00:00Z", seconds(5)));
+}
+
+TEST_CASE("source: ssh with identity and known_hosts from a Secret") {
+  if (!SshServer::Available()) SLUICE_SKIP("no sshd on this machine (apt-get install openssh-server); https auth is tested instead");
+  SshServer ssh;
+  GitRepo repo;
+  std::string c1 = repo.Commit({{"a.yaml", "a"}});
+  SourceCluster c;
+  std::string key = ssh.ClientKey();
+  std::string secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: ssh-auth\n  namespace: default\nstringData:\n"
+                       "  known_hosts: \"" + ssh.KnownHostsLine().substr(0, ssh.KnownHostsLine().size() - 1) +
+                       "\"\n  identity: |\n";
+  std::istringstream lines(key);
+  for (std::string line; std::getline(lines, line);) secret += "    " + line + "\n";
+  c.Kubectl({"apply", "-f", "-"}, secret);
+  c.Kubectl({"apply", "-f", "-"}, GitRepositoryYaml("app", ssh.UrlFor(repo.path()), "1m",
+                                                    "  secretRef:\n    name: ssh-auth\n"));
+  CHECK(c.WaitFor("gitrepository/app", "{.status.artifact.revision}", "main@sha1:" + c1, seconds(15)));
 }
 
 }  // namespace sluice::testing
