@@ -65,6 +65,12 @@ std::string Join(const std::vector<std::string>& parts, const std::string& sep) 
   return out;
 }
 
+bool HasFinalizer(const json& kustomization) {
+  for (const auto& f : kustomization["metadata"].value("finalizers", json::array()))
+    if (f == kSyncFinalizer) return true;
+  return false;
+}
+
 }  // namespace
 
 KustomizationSpec ParseKustomizationSpec(const json& ks) {
@@ -338,9 +344,12 @@ asio::awaitable<void> KustomizationController::Reconcile(std::string key) {
   stats_.reconciles++;
   const json& ks = *pass.object;
   const json& meta = ks["metadata"];
-  if (meta.contains("deletionTimestamp")) co_return;
   pass.ns = meta.value("namespace", "");
   pass.name = meta.value("name", "");
+  if (meta.contains("deletionTimestamp")) {
+    co_await Finalize(pass);
+    co_return;
+  }
   pass.generation = meta.value("generation", int64_t{0});
   pass.now = options_.clock->Now();
   pass.base_version = meta.value("resourceVersion", "");
@@ -371,6 +380,10 @@ asio::awaitable<void> KustomizationController::Reconcile(std::string key) {
     pass.status["observedGeneration"] = pass.generation;
     co_await WriteStatus(pass);
     co_return;
+  }
+  if (!HasFinalizer(ks)) {
+    auto add = SetFinalizer(ks, true);
+    pass.base_version = co_await std::move(add);
   }
   if (pass.spec.suspend) {
     co_await WriteStatus(pass);  // records a handled request, nothing else
@@ -695,6 +708,42 @@ asio::awaitable<void> KustomizationController::WriteStatus(Pass& pass) {
   json written = co_await std::move(op);
   stats_.status_writes++;
   written_status_[pass.key] = {written["metadata"].value("resourceVersion", ""), written.value("status", json::object())};
+}
+
+asio::awaitable<std::string> KustomizationController::SetFinalizer(const json& kustomization, bool present) {
+  const json& meta = kustomization["metadata"];
+  json finalizers = json::array();
+  for (const auto& f : meta.value("finalizers", json::array()))
+    if (f != kSyncFinalizer) finalizers.push_back(f);
+  if (present) finalizers.push_back(kSyncFinalizer);
+  json patch = {{"metadata", {{"finalizers", finalizers}, {"resourceVersion", meta.value("resourceVersion", "")}}}};
+  kube::PatchOptions po;
+  po.field_manager = options_.field_manager;
+  const std::string ns = meta.value("namespace", ""), name = meta.value("name", "");
+  auto op = client_->Patch(resource_, ns, name, kube::PatchType::kMerge, patch, po);
+  json written = co_await std::move(op);
+  stats_.status_writes++;
+  co_return written["metadata"].value("resourceVersion", "");
+}
+
+asio::awaitable<void> KustomizationController::Finalize(Pass& pass) {
+  const json& ks = *pass.object;
+  if (!HasFinalizer(ks)) co_return;
+  bool prune = ks.value("spec", json::object()).value("prune", false);
+  bool suspended = ks.value("spec", json::object()).value("suspend", false);
+  if (prune && !suspended) {
+    Inventory inventory = InventoryFromJson(ks.value("status", json::object()).value("inventory", json::object()));
+    std::vector<ObjectRef> failed;
+    auto op = applier_->Prune(Stale(inventory, {}), pass.ns, pass.name, &failed);
+    PruneCounts pruned = co_await std::move(op);
+    stats_.deletes += pruned.deletes;
+    if (!pruned.deleted.empty())
+      spdlog::info("kustomization {}/{} deleted: pruned {}", pass.ns, pass.name, Join(pruned.deleted, ", "));
+    // The finalizer stays until every deletion went through; the worker retries.
+    if (!failed.empty())
+      throw std::runtime_error("prune on deletion left " + std::to_string(failed.size()) + " objects: " + Join(pruned.kept, ", "));
+  }
+  co_await SetFinalizer(ks, false);
 }
 
 }  // namespace sluice::gitops

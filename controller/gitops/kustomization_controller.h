@@ -32,6 +32,8 @@
 namespace sluice::gitops {
 
 inline constexpr const char* kReconcileAnnotation = "sluice.dev/reconcile";
+// Held while a Kustomization exists, so that deleting it (with prune) deletes what it applied.
+inline constexpr const char* kSyncFinalizer = "sluice.dev/finalizer";
 
 struct NamespacedName {
   std::string ns;
@@ -132,6 +134,11 @@ class KustomizationController : public std::enable_shared_from_this<Kustomizatio
   boost::asio::awaitable<std::vector<std::string>> StayOffCanaryObjects(std::vector<ApplyItem>& items);
   boost::asio::awaitable<std::optional<std::string>> WaitHealthy(Pass& pass, const std::vector<ApplyItem>& items);
   boost::asio::awaitable<void> WriteStatus(Pass& pass);
+  // Adds or removes our finalizer with a merge patch guarded by the resourceVersion; returns
+  // the new resourceVersion.
+  boost::asio::awaitable<std::string> SetFinalizer(const nlohmann::json& kustomization, bool present);
+  // A Kustomization being deleted: with prune, delete what it applied, then let it go.
+  boost::asio::awaitable<void> Finalize(Pass& pass);
 
   std::shared_ptr<kube::Client> client_;
   std::shared_ptr<kube::EventRecorder> events_;

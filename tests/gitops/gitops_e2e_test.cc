@@ -368,3 +368,25 @@ TEST_CASE("sync: the multi-cluster example applies as documented", "[gitops][e2e
   CHECK(manifests[0].object["spec"]["replicas"] == 3);
   CHECK(manifests[0].object["metadata"]["labels"]["sluice.dev/cluster"] == "production");
 }
+
+TEST_CASE("sync: deleting a Kustomization with prune deletes what it applied", "[gitops][e2e]") {
+  SyncCluster c;
+  SyncRepo repo;
+  std::string rev = c.Publish(repo, repo.Commit({{"apps/a.yaml", ConfigMap("a", "default", "1")},
+                                                 {"apps/b.yaml", ConfigMap("b", "default", "2", "    sluice.dev/prune: disabled\n")}}));
+  c.ApplyKustomization("pruned", "apps", "  interval: 1m\n  prune: true\n");
+  c.WaitApplied("pruned", rev);
+  json k = c.Kustomization("pruned");
+  CHECK(k["metadata"]["finalizers"] == json::array({"sluice.dev/finalizer"}));
+  c.Delete("sluice.dev/v1beta1", "Kustomization", "default", "pruned");
+  REQUIRE(WaitFor([&] { return c.Kustomization("pruned").is_null(); }, std::chrono::seconds(10)));
+  CHECK(Data(c, "default", "a") == "<absent>");
+  CHECK(Data(c, "default", "b") == "2");  // opted out
+
+  // Without prune, deleting the sync leaves its objects running.
+  c.ApplyKustomization("kept", "apps", "  interval: 1m\n");
+  c.WaitApplied("kept", rev);
+  c.Delete("sluice.dev/v1beta1", "Kustomization", "default", "kept");
+  REQUIRE(WaitFor([&] { return c.Kustomization("kept").is_null(); }, std::chrono::seconds(10)));
+  CHECK(Data(c, "default", "a") == "1");
+}
