@@ -13,9 +13,14 @@
 #include <cerrno>
 #include <filesystem>
 #include <optional>
+#include <algorithm>
 #include <regex>
+#include <sstream>
 #include <thread>
 
+#include "controller/sandbox_app.h"
+#include "controller/sandbox_prometheus.h"
+#include "controller/sandbox_view.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/process.h"
 #include "tests/support/skip.h"
@@ -210,4 +215,102 @@ TEST_CASE("sandbox bad input: each a clear message and a clean exit", "[e2e][san
                                  Catch::Contains("--prometheus-port"));
     close(fd);
   }
+}
+
+// The pieces of the sandbox that need no processes: what the terminal shows, the example
+// app's versions, the Prometheus config.
+using nlohmann::json;
+namespace sbx = sluice::sandboxrun;
+
+namespace {
+
+json CanaryWith(const std::string& phase, int weight, json metrics) {
+  return {{"spec",
+           {{"analysis",
+             {{"threshold", 3},
+              {"metrics",
+               {{{"name", "request-success-rate"}, {"thresholdRange", {{"min", 99}}}},
+                {{"name", "request-duration"}, {"thresholdRange", {{"max", 500}}}}}}}}}},
+          {"status", {{"phase", phase}, {"canaryWeight", weight}, {"failedChecks", 1}, {"metrics", metrics}}}};
+}
+
+json Event(const std::string& uid, int count, const std::string& name, const std::string& reason) {
+  return {{"metadata", {{"uid", uid}}},
+          {"involvedObject", {{"kind", "Canary"}, {"name", name}}},
+          {"type", "Normal"},
+          {"reason", reason},
+          {"message", reason + " message"},
+          {"count", count},
+          {"lastTimestamp", "2026-01-01T00:00:0" + std::to_string(count) + "Z"}};
+}
+
+}  // namespace
+
+TEST_CASE("sandbox view: the weight bar, metrics against thresholds, one line per change", "[e2e][sandbox][view]") {
+  CHECK(sbx::WeightBar(40, 10, false) == "[####......]");
+  CHECK(sbx::WeightBar(0, 4, false) == "[....]");
+  CHECK(sbx::WeightBar(150, 4, false) == "[####]");
+
+  json metrics = {{{"name", "request-success-rate"}, {"value", 99.5}, {"verdict", "Pass"}},
+                  {{"name", "request-duration"}, {"verdict", "NoData"}}};
+  json canary = CanaryWith("Progressing", 40, metrics);
+  CHECK(sbx::MetricsSummary(canary) == "request-success-rate 99.5 (min 99) Pass | request-duration - (max 500) NoData");
+  std::string line = sbx::StatusLine(canary, false);
+  CHECK_THAT(line, Catch::StartsWith("Progressing ") && Catch::Contains("[########............]  40%") &&
+                       Catch::Contains("failed checks 1/3") && Catch::Contains("(min 99) Pass"));
+
+  std::ostringstream out;
+  sbx::RolloutView view(out, false);
+  view.ShowCanary(canary);
+  view.ShowCanary(canary);  // unchanged: nothing new
+  view.ShowCanary(CanaryWith("Failed", 0, metrics));
+  std::string text = out.str();
+  CHECK(std::count(text.begin(), text.end(), '\n') == 2);
+  CHECK_THAT(text, Catch::Contains("Failed "));
+
+  std::ostringstream ev;
+  sbx::RolloutView events(ev, false);
+  json list = {{"items", {Event("a", 1, "podinfo", "Progressing"), Event("b", 1, "other", "Progressing")}}};
+  events.ShowEvents(list, "podinfo");
+  events.ShowEvents(list, "podinfo");  // seen already
+  list["items"][0]["count"] = 2;       // the recorder counted it again
+  events.ShowEvents(list, "podinfo");
+  std::string etext = ev.str();
+  CHECK(std::count(etext.begin(), etext.end(), '\n') == 2);
+  CHECK_THAT(etext, Catch::Contains("event Normal Progressing: Progressing message"));
+  CHECK(etext.find("other") == std::string::npos);
+}
+
+TEST_CASE("sandbox example app: versions, scenarios, apply order, substitution", "[e2e][sandbox][app]") {
+  std::string dir = std::string(SLUICE_SOURCE_DIR) + "/examples/podinfo";
+  sbx::AppFiles files = sbx::LoadExampleApp(dir, "default");
+  CHECK(files.count("kustomization.yaml") == 0);
+  REQUIRE(files.count("deployment.yaml") == 1);
+  sbx::AppVersion v{"9.9.9", "0.3", "p50=30,p99=120", "faulty"};
+  std::string d = sbx::AtVersion(files, v).at("deployment.yaml");
+  CHECK_THAT(d, Catch::Contains("image: ghcr.io/stefanprodan/podinfo:9.9.9\n") &&
+                    Catch::Contains("sandbox.sluice.dev/error-rate: \"0.3\"\n") &&
+                    Catch::Contains("sandbox.sluice.dev/latency-ms: \"p50=30,p99=120\"\n"));
+  CHECK_THROWS_WITH(sbx::SetDeploymentVersion("kind: Deployment\n", v),
+                    Catch::Contains("deployment.yaml: no line `image: <name>:<tag>`"));
+
+  std::vector<json> docs = sbx::Manifests(files);
+  REQUIRE_FALSE(docs.empty());
+  CHECK(docs.front()["kind"] == "Namespace");
+
+  CHECK_THAT(sbx::LoadExampleApp(dir, "bluegreen").at("canary.yaml"), Catch::Contains("provider: kubernetes"));
+  auto gate = sbx::Substitute(sbx::LoadExampleApp(dir, "gate"), {{"SANDBOX_LOADTESTER", "127.0.0.1:1234"}});
+  CHECK_THAT(gate.at("canary.yaml"), Catch::Contains("url: http://127.0.0.1:1234/gate/check"));
+  CHECK_THROWS_WITH(sbx::LoadExampleApp("/nonexistent", "default"), Catch::Contains("no example app in /nonexistent"));
+}
+
+TEST_CASE("sandbox Prometheus config scrapes each target every second", "[e2e][sandbox][prometheus]") {
+  std::string config = sbx::PrometheusConfig({{"traffic", "127.0.0.1:1000"}, {"sluice-controller", "127.0.0.1:2000"}});
+  CHECK_THAT(config, Catch::Contains("scrape_interval: 1s") && Catch::Contains("job_name: traffic") &&
+                         Catch::Contains("targets: ['127.0.0.1:1000']") && Catch::Contains("targets: ['127.0.0.1:2000']"));
+  if (access("/usr/bin/promtool", X_OK) != 0) return;
+  TempDir dir;
+  dir.Write("prometheus.yml", config);
+  auto r = sluice::testing::Run({"promtool", "check", "config", dir.File("prometheus.yml")});
+  CHECK(r.exit_code == 0);
 }
