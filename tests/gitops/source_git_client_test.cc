@@ -137,6 +137,9 @@ TEST_CASE("git client: a remote that never answers ends at the deadline") {
   CHECK(took < seconds(3));
   std::string git_url = "git://127.0.0.1:" + std::to_string(silent.port()) + "/repo";
   CHECK(KindOf([&] { git.ListRemote(git_url, {}, milliseconds(500)); }) == GitErrorKind::kTimeout);
+  // OpenSSL's handshake reads through our socket stream too.
+  std::string https_url = "https://127.0.0.1:" + std::to_string(silent.port()) + "/repo";
+  CHECK(KindOf([&] { git.ListRemote(https_url, {}, milliseconds(500)); }) == GitErrorKind::kTimeout);
   // libssh2 waits in its own blocking handshake: the watchdog's shutdown of the socket ends it.
   std::string ssh_url = "ssh://git@127.0.0.1:" + std::to_string(silent.port()) + "/repo";
   auto ssh_start = std::chrono::steady_clock::now();
