@@ -390,3 +390,27 @@ TEST_CASE("sync: deleting a Kustomization with prune deletes what it applied", "
   REQUIRE(WaitFor([&] { return c.Kustomization("kept").is_null(); }, std::chrono::seconds(10)));
   CHECK(Data(c, "default", "a") == "1");
 }
+
+TEST_CASE("sync: through the real GitRepository reconciler, a pushed commit is applied within the interval",
+          "[gitops][e2e][source]") {
+  SyncClusterOptions o;
+  o.git_sources = true;
+  SyncCluster c(o);
+  SyncRepo repo;
+  std::string first = repo.Commit({{"apps/a.yaml", ConfigMap("a", "default", "1")}});
+  c.Apply("apiVersion: sluice.dev/v1beta1\nkind: GitRepository\nmetadata:\n  name: repo\n  namespace: default\nspec:\n"
+          "  url: file://" + repo.path() + "\n  ref:\n    branch: main\n  interval: 1s\n");
+  c.ApplyKustomization("apps", "apps", "  interval: 1m\n  prune: true\n");
+  c.WaitApplied("apps", "main@sha1:" + first, std::chrono::seconds(30));
+  CHECK(Data(c, "default", "a") == "1");
+
+  std::string second = repo.Commit({{"apps/b.yaml", ConfigMap("b", "default", "2")}}, {"apps/a.yaml"});
+  auto pushed = std::chrono::steady_clock::now();
+  c.WaitApplied("apps", "main@sha1:" + second, std::chrono::seconds(30));
+  auto latency = std::chrono::steady_clock::now() - pushed;
+  CHECK(Data(c, "default", "b") == "2");
+  CHECK(Data(c, "default", "a") == "<absent>");
+  WARN("commit to applied through a 1s GitRepository interval: "
+       << std::chrono::duration_cast<std::chrono::milliseconds>(latency).count() << " ms");
+  CHECK(latency < std::chrono::seconds(5));
+}

@@ -181,6 +181,12 @@ SyncCluster::SyncCluster(SyncClusterOptions options) : emulator_(EmulatorOpts(op
   ko.kustomize_path = options.kustomize_path;
   syncs_ = gitops::KustomizationController::Create(client, events, artifacts_, ko);
   asio::co_spawn(io_, syncs_->Run(), asio::detached);
+  if (options.git_sources) {
+    gitops::GitRepositoryControllerOptions so;
+    so.cache_dir = dir_.File("git-cache");
+    sources_ = gitops::GitRepositoryController::Create(raw, events, artifacts_, so);
+    asio::co_spawn(io_, sources_->Run(), asio::detached);
+  }
   if (options.canary_engine) {
     canaries_ = controller::CanaryController::Create(raw, events, controller::MakeNoAnalysis());
     asio::co_spawn(io_, canaries_->Run(), asio::detached);
@@ -194,6 +200,7 @@ SyncCluster::~SyncCluster() {
   asio::post(io_, [this] {
     syncs_->Stop();
     if (canaries_) canaries_->Stop();
+    if (sources_) sources_->Stop();
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   io_.stop();

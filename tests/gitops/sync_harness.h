@@ -18,6 +18,7 @@
 
 #include "controller/canary_controller.h"
 #include "controller/gitops/artifact_store.h"
+#include "controller/gitops/git_repository_controller.h"
 #include "controller/gitops/kustomization_controller.h"
 #include "kube/client.h"
 #include "sandbox/emulator.h"
@@ -44,6 +45,7 @@ class SyncRepo {
   // The tree of `commit` in a directory of its own (kept until the repo goes).
   std::string Export(const std::string& commit);
   std::string Git(const std::vector<std::string>& args);
+  const std::string& path() const { return work_; }
 
  private:
   TempDir dir_;
@@ -53,6 +55,7 @@ class SyncRepo {
 
 struct SyncClusterOptions {
   bool canary_engine = false;
+  bool git_sources = false;  // run the GitRepository reconciler too (else the test publishes)
   std::chrono::milliseconds ready_delay{300};
   std::string kustomize_path;
   double qps = 50;  // the controller client's rate limit (the default of --kube-api-qps)
@@ -110,6 +113,7 @@ class SyncCluster {
   std::shared_ptr<gitops::ArtifactStore> artifacts_;
   std::shared_ptr<gitops::KustomizationController> syncs_;
   std::shared_ptr<controller::CanaryController> canaries_;
+  std::shared_ptr<gitops::GitRepositoryController> sources_;
   std::thread thread_;
   std::thread test_thread_;
 };
