@@ -110,7 +110,7 @@ bool Prerequisites() { return access("/usr/bin/prometheus", X_OK) == 0 && sluice
 
 }  // namespace
 
-TEST_CASE("sandbox default scenario: a promotion, then a rollback; --keep stays up until SIGINT, which stops everything",
+TEST_CASE("sandbox default scenario ends with a promotion then a rollback and --keep stays up until SIGINT stops all",
           "[e2e][sandbox]") {
   if (!Prerequisites()) SLUICE_SKIP("needs Debian's prometheus and the Gateway API CRD fixtures");
   SandboxRun run({"--scenario", "default", "--keep"});
@@ -246,7 +246,7 @@ json Event(const std::string& uid, int count, const std::string& name, const std
 
 }  // namespace
 
-TEST_CASE("sandbox view: the weight bar, metrics against thresholds, one line per change", "[e2e][sandbox][view]") {
+TEST_CASE("sandbox view shows the weight bar and metrics against thresholds in one line per change", "[e2e][sandbox][view]") {
   CHECK(sbx::WeightBar(40, 10, false) == "[####......]");
   CHECK(sbx::WeightBar(0, 4, false) == "[....]");
   CHECK(sbx::WeightBar(150, 4, false) == "[####]");
@@ -281,7 +281,7 @@ TEST_CASE("sandbox view: the weight bar, metrics against thresholds, one line pe
   CHECK(etext.find("other") == std::string::npos);
 }
 
-TEST_CASE("sandbox example app: versions, scenarios, apply order, substitution", "[e2e][sandbox][app]") {
+TEST_CASE("sandbox example app has versions and scenarios and applies Namespaces first", "[e2e][sandbox][app]") {
   std::string dir = std::string(SLUICE_SOURCE_DIR) + "/examples/podinfo";
   sbx::AppFiles files = sbx::LoadExampleApp(dir, "default");
   CHECK(files.count("kustomization.yaml") == 0);
