@@ -200,8 +200,14 @@ GitHttpServer::GitHttpServer(const std::string& base_dir, std::string username, 
   sandbox::HttpServerOptions o;
   o.max_body_bytes = 64u << 20;
   server_ = std::make_unique<sandbox::HttpServer>(o, [this](const sandbox::HttpRequest& req) {
-    if (!username_.empty()) {
-      std::string expected = "Basic " + kube::Base64Encode(username_ + ":" + password_);
+    std::string bearer;
+    {
+      std::lock_guard lock(mu_);
+      bearer = bearer_;
+    }
+    if (!username_.empty() || !bearer.empty()) {
+      std::string expected = bearer.empty() ? "Basic " + kube::Base64Encode(username_ + ":" + password_)
+                                            : "Bearer " + bearer;
       if (req.Header("authorization") != expected) {
         counters_.unauthorized++;
         sandbox::HttpResponse r;
@@ -242,6 +248,11 @@ GitHttpServer::GitHttpServer(const std::string& base_dir, std::string username, 
 }
 
 GitHttpServer::~GitHttpServer() { server_->Stop(); }
+
+void GitHttpServer::RequireBearer(const std::string& token) {
+  std::lock_guard lock(mu_);
+  bearer_ = token;
+}
 
 uint16_t GitHttpServer::port() const { return server_->port(); }
 

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -89,10 +90,14 @@ class GitHttpServer {
   std::string UrlFor(const std::string& repo_path) const;
   uint16_t port() const;
   Counters& counters() { return counters_; }
+  // From now on accept `Authorization: Bearer <token>` instead of basic auth.
+  void RequireBearer(const std::string& token);
 
  private:
   std::string base_dir_;
   std::string username_, password_;
+  std::mutex mu_;  // bearer_ is read on the server thread
+  std::string bearer_;
   Counters counters_;
   std::unique_ptr<sandbox::HttpServer> server_;
 };

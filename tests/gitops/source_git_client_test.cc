@@ -96,7 +96,7 @@ TEST_CASE("git client: tags, annotated tags, semver ranges, exact commits and th
   CHECK(KindOf([&] { poll(unknown_commit); }) == GitErrorKind::kRefNotFound);
 }
 
-TEST_CASE("git client: basic auth over smart HTTP; a wrong password fails fast and clearly") {
+TEST_CASE("git client: basic auth and bearer tokens over smart HTTP; a wrong password fails fast and clearly") {
   if (!GitHttpBackendAvailable()) SLUICE_SKIP("git-http-backend is not installed");
   TempDir base;
   GitRepo repo(base.File("repo"));
@@ -123,6 +123,13 @@ TEST_CASE("git client: basic auth over smart HTTP; a wrong password fails fast a
   CHECK(KindOf([&] { git.Poll(cache.File("repo"), url, ref, bad, seconds(10)); }) == GitErrorKind::kAuthentication);
   CHECK(KindOf([&] { git.Poll(cache.File("repo"), url, ref, {}, seconds(10)); }) == GitErrorKind::kAuthentication);
   CHECK(std::chrono::steady_clock::now() - start < seconds(3));
+
+  http.RequireBearer("tok3n");
+  GitCredentials bearer;
+  bearer.bearer_token = "tok3n";
+  CHECK(git.ListRemote(url, bearer, seconds(10)).size() >= 1);
+  bearer.bearer_token = "other";
+  CHECK(KindOf([&] { git.ListRemote(url, bearer, seconds(10)); }) == GitErrorKind::kAuthentication);
 }
 
 TEST_CASE("git client: a remote that never answers ends at the deadline") {
