@@ -100,10 +100,19 @@ asio::awaitable<std::shared_ptr<kube::Informer>> LiveObjects::InformerOf(kube::A
     informers_[key] = informer;
     informer->Start();
   }
+  // Bounded: a kind the controller may not list or watch (RBAC) must fail the sync with a
+  // message, not hold a worker forever.
   if (!informer->HasSynced()) {
-    auto wait = informer->WaitForSync();
-    bool synced = co_await std::move(wait);
-    if (!synced) throw std::runtime_error("the cache of " + res.GroupResource() + " stopped before it synced");
+    asio::steady_timer timer(client_->executor());
+    auto until = std::chrono::steady_clock::now() + sync_timeout_;
+    while (!informer->HasSynced()) {
+      if (std::chrono::steady_clock::now() >= until)
+        throw ApplyError("ApplyFailed", "the controller could not list and watch " + res.GroupResource() + " within " +
+                                            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(sync_timeout_).count()) +
+                                            "s (does its service account have list and watch on it?)");
+      timer.expires_after(std::chrono::milliseconds(10));
+      co_await timer.async_wait(asio::use_awaitable);
+    }
   }
   co_return informer;
 }

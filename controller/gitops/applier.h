@@ -34,7 +34,9 @@ inline constexpr const char* kOwnerNamespaceLabel = "sluice.dev/kustomization-na
 
 class LiveObjects {
  public:
-  explicit LiveObjects(std::shared_ptr<kube::Client> client) : client_(std::move(client)) {}
+  explicit LiveObjects(std::shared_ptr<kube::Client> client,
+                       std::chrono::milliseconds sync_timeout = std::chrono::seconds(30))
+      : client_(std::move(client)), sync_timeout_(sync_timeout) {}
   ~LiveObjects() { Stop(); }
 
   // Discovery, cached by the client; throws kube::ApiError NotFound for a kind not served.
@@ -58,6 +60,7 @@ class LiveObjects {
   static std::string KindKey(const kube::ApiResource& res) { return res.group + "/" + res.version + "/" + res.resource; }
 
   std::shared_ptr<kube::Client> client_;
+  std::chrono::milliseconds sync_timeout_;
   std::map<std::string, std::shared_ptr<kube::Informer>> informers_;
   std::map<std::string, kube::ObjectPtr> written_;  // KindKey + "|" + ns/name
 };
