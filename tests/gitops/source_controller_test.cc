@@ -154,4 +154,16 @@ TEST_CASE("source: ssh with identity and known_hosts from a Secret") {
   CHECK(c.WaitFor("gitrepository/app", "{.status.artifact.revision}", "main@sha1:" + c1, seconds(15)));
 }
 
+TEST_CASE("source: a suspended GitRepository is not polled until resumed") {
+  SourceCluster c;
+  GitRepo repo;
+  std::string c1 = repo.Commit({{"a.yaml", "a"}});
+  c.Kubectl({"apply", "-f", "-"}, GitRepositoryYaml("app", repo.FileUrl(), "1s", "  suspend: true\n"));
+  std::this_thread::sleep_for(milliseconds(1500));
+  CHECK(c.Stats().polls == 0);
+  CHECK(c.Get("gitrepository/app", "{.status.artifact.revision}").empty());
+  c.Kubectl({"patch", "gitrepository", "app", "--type=merge", "-p", R"({"spec":{"suspend":false}})"});
+  CHECK(c.WaitFor("gitrepository/app", "{.status.artifact.revision}", "main@sha1:" + c1, seconds(5)));
+}
+
 }  // namespace sluice::testing

@@ -84,6 +84,13 @@ TEST_CASE("git client: tags, annotated tags, semver ranges, exact commits and th
   commit.commit = c2;
   CHECK(poll(commit).revision == "sha1:" + c2);
   CHECK(poll(RefSelector{}).revision.starts_with("main@sha1:"));
+  RefSelector full_name;
+  full_name.name = "refs/tags/v1.4.0";
+  CHECK(poll(full_name).revision == "refs/tags/v1.4.0@sha1:" + c2);
+  RefSelector precedence;  // commit beats everything else given
+  precedence.tag = "v1.0.0";
+  precedence.commit = c3;
+  CHECK(poll(precedence).commit == c3);
 
   RefSelector missing;
   missing.branch = "nope";
