@@ -7,6 +7,7 @@
 
 #include "controller/gitops/manifests.h"
 #include "tests/gitops/sync_harness.h"
+#include "tests/support/skip.h"
 
 using namespace sluice::testing;
 using Catch::Matchers::Contains;
@@ -75,6 +76,17 @@ TEST_CASE("sync: a commit is applied, a changed file updated, a removed file pru
   CHECK(c.Get("v1", "Namespace", "", "team").is_object());
   CHECK(c.Kustomization("apps")["status"]["inventory"]["entries"].size() == 2);
   CHECK_THAT(c.ReadyMessage("apps"), Contains("Applied revision: " + rev2));
+
+  // What users see with the real kubectl: the printer columns, by the short name.
+  if (Run({"sh", "-c", "command -v kubectl"}).exit_code != 0) SLUICE_SKIP("kubectl is not installed");
+  TempDir kube;
+  c.emulator().WriteKubeconfig(kube.File("config"));
+  ProcessResult got = Run({"kubectl", "--kubeconfig", kube.File("config"), "get", "ks", "-n", "default"},
+                          {{"KUBECACHEDIR", kube.File("cache")}});
+  INFO(got.Describe());
+  REQUIRE(got.exit_code == 0);
+  CHECK_THAT(got.out, Contains("NAME") && Contains("READY") && Contains("STATUS") && Contains("REVISION") &&
+                          Contains("AGE") && Contains("True") && Contains("Applied revision: " + rev2));
 }
 
 TEST_CASE("sync: drift is corrected at the next interval and a no-op sync sends nothing", "[gitops][e2e]") {
