@@ -214,12 +214,43 @@ std::shared_ptr<MetricProvider> PrometheusMetricChecker::ProviderFor(const Prome
   return provider;
 }
 
-asio::awaitable<void> PrometheusMetricChecker::Check(const json& canary, const canary::CanaryStatus& /*status*/,
+asio::awaitable<void> PrometheusMetricChecker::Check(const json& canary, const canary::CanaryStatus& status,
                                                      const controller::ObjectLookup& lookup,
                                                      canary::AnalysisOutcome& outcome) {
   kube::TimePoint now = options_.clock->Now();
+  size_t first = outcome.metrics.size();
   auto check = CheckAt(canary, lookup, now, outcome);
   co_await std::move(check);
+  ExcuseWarmingComparisons(canary, status, now, first, outcome);
+}
+
+// The judge needs samples of the canary's own traffic over its whole window: until the
+// rollout is that old, "no data" from a comparison is expected, so it is shown in status but
+// not counted as a failed check (otherwise a short threshold rolls back every new canary).
+void PrometheusMetricChecker::ExcuseWarmingComparisons(const json& canary, const canary::CanaryStatus& status,
+                                                       kube::TimePoint now, size_t first,
+                                                       canary::AnalysisOutcome& outcome) {
+  const json* metrics = MetricList(canary);
+  if (!metrics) return;
+  auto age = now - status.last_transition;
+  outcome.check_failure.reset();
+  for (size_t i = first; i < outcome.metrics.size(); ++i) {
+    canary::MetricResult& result = outcome.metrics[i];
+    size_t index = i - first;
+    const json* metric = index < metrics->size() ? &(*metrics)[index] : nullptr;
+    bool compare = metric && metric->is_object() && metric->contains("compare");
+    if (compare && result.verdict == "NoData") {
+      auto window = SamplingForInterval(MetricInterval(*metric)).window;
+      if (age < window) {
+        result.message += " (warming up: the rollout is younger than the judge's " +
+                          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(window).count()) +
+                          " s window, so this does not count as a failed check)";
+        continue;
+      }
+    }
+    if (result.verdict != "Pass" && !outcome.check_failure)
+      outcome.check_failure = "metric " + result.name + ": " + result.message;
+  }
 }
 
 asio::awaitable<void> PrometheusMetricChecker::CheckAt(const json& canary, const controller::ObjectLookup& lookup,

@@ -56,6 +56,8 @@ class PrometheusMetricChecker final : public controller::MetricChecker {
 
  private:
   std::shared_ptr<MetricProvider> ProviderFor(const PrometheusOptions& options);
+  void ExcuseWarmingComparisons(const nlohmann::json& canary, const canary::CanaryStatus& status, kube::TimePoint now,
+                                size_t first, canary::AnalysisOutcome& outcome);
 
   MetricCheckerOptions options_;
   ProviderFactory factory_;

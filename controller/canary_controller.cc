@@ -354,6 +354,7 @@ asio::awaitable<void> CanaryController::Execute(Pass& pass) {
         else
           events_->Normal(canary, a.reason, a.message);
         spdlog::info("canary {}/{}: {}: {}", pass.ns, pass.name, a.reason, a.message);
+        FireEventWebhooks(pass);
         break;
       case Action::Type::kAlert: {
         Alert alert{a.severity, a.reason, a.message};
@@ -380,6 +381,20 @@ asio::awaitable<void> CanaryController::Execute(Pass& pass) {
         break;
     }
   }
+}
+
+// "event" webhooks hear of every decision, but a slow receiver must not hold the rollout:
+// they run beside the reconcile, on copies of what they need.
+void CanaryController::FireEventWebhooks(const Pass& pass) {
+  asio::co_spawn(
+      client_->executor(),
+      [analysis = analysis_, canary = pass.canary, status = pass.decision.status,
+       lookup = lookup_]() -> asio::awaitable<void> {
+        std::string type = "event";
+        auto run = analysis->RunWebhooks(*canary, type, status, lookup);
+        co_await std::move(run);
+      },
+      asio::detached);
 }
 
 asio::awaitable<bool> CanaryController::ApplyIfChanged(const json& desired, uint64_t& counter) {

@@ -80,6 +80,7 @@ class CanaryController : public std::enable_shared_from_this<CanaryController> {
   boost::asio::awaitable<void> EnsureFinalizer(Pass& pass);
   boost::asio::awaitable<bool> WriteStatus(Pass& pass);
   boost::asio::awaitable<void> ConsumeRequests(Pass& pass);
+  void FireEventWebhooks(const Pass& pass);
   // Server-side apply of an owned object unless the cache shows it already as desired.
   boost::asio::awaitable<bool> ApplyIfChanged(const nlohmann::json& desired, uint64_t& counter);
 

@@ -112,9 +112,10 @@ class Stepper {
     Emit(a);
   }
 
-  void Alert(const std::string& severity, const std::string& message) {
+  void Alert(const std::string& severity, const std::string& reason, const std::string& message) {
     Action a{Action::Type::kAlert};
     a.severity = severity;
+    a.reason = reason;
     a.message = message;
     Emit(a);
   }
@@ -265,7 +266,7 @@ class Stepper {
 
   void Gate(const std::string& gate, bool open) {
     if (!open) {
-      if (s().phase != Phase::kWaiting) Alert("info", "revision " + in_.facts.target_revision + " waits for approval (" + gate + ")");
+      if (s().phase != Phase::kWaiting) Alert("info", "WaitingForApproval", "revision " + in_.facts.target_revision + " waits for approval (" + gate + ")");
       Transition(Phase::kWaiting, "Waiting", gate + " gate is closed: waiting for approval");
       SetReady("Unknown", "Waiting", gate + " gate is closed");
       s().last_step = in_.now;
@@ -347,6 +348,8 @@ class Stepper {
     }
     if (ReadyToPromote(spec(), s())) {
       if (!outcome_.confirm_promotion_open) {
+        if (s().phase != Phase::kWaitingPromotion)
+          Alert("info", "WaitingPromotion", "revision " + s().last_applied_spec + " passed its analysis and waits for approval (confirm-promotion)");
         Transition(Phase::kWaitingPromotion, "WaitingPromotion", "confirm-promotion gate is closed");
         SetReady("Unknown", "WaitingPromotion", "analysis passed; confirm-promotion gate is closed");
         return;
@@ -424,7 +427,7 @@ class Stepper {
     Transition(Phase::kSucceeded, "Succeeded", message);
     SetReady("True", "Succeeded", message);
     SetPromoted("True", "Succeeded", message);
-    Alert("info", message);
+    Alert("info", "Promoted", message);
   }
 
   void Rollback(const std::string& reason, const std::string& message) {
@@ -435,7 +438,7 @@ class Stepper {
     Transition(Phase::kFailed, reason, message);
     SetReady("False", reason, message);
     SetPromoted("False", reason, message);
-    Alert("error", message);
+    Alert("error", reason, message);
   }
 
   // A revert of the target to what primary runs ends the rollout without a promotion.

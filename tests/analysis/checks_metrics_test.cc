@@ -278,6 +278,46 @@ TEST_CASE("a metric with compare is judged against the primary over the same win
   CHECK_THAT(*outcome.check_failure, StartsWith("metric request-duration:"));
 }
 
+TEST_CASE("a comparison without data yet does not fail a young rollout, and does once it is old", "[analysis][checks][judge]") {
+  REQUIRE_PROMETHEUS();
+  // An hour before the backfilled series: neither side has samples.
+  kube::FakeClock clock(BackfillStart() - std::chrono::hours(1));
+  MetricCheckerOptions o;
+  o.default_address = SharedPrometheus().address();
+  o.query_timeout = std::chrono::milliseconds(5000);
+  o.clock = &clock;
+  boost::asio::io_context io;
+  auto checker = PrometheusMetricChecker::Create(io.get_executor(), o);
+  json canary = CanaryWith(json::array({{{"name", "request-duration"}, {"compare", {{"confidence", 0.95}}}}}), "istio");
+  controller::ObjectLookup lookup = [](const std::string&, const std::string&, const std::string&) {
+    return kube::ObjectPtr();
+  };
+
+  canary::CanaryStatus young;
+  young.phase = canary::Phase::kProgressing;
+  young.last_transition = clock.Now() - std::chrono::minutes(2);  // the window is 9 intervals of 1m
+  canary::AnalysisOutcome warming;
+  Await(io, checker->Check(canary, young, lookup, warming));
+  REQUIRE(warming.metrics.size() == 1);
+  CHECK(warming.metrics[0].verdict == "NoData");
+  CHECK_THAT(warming.metrics[0].message, Contains("warming up"));
+  CHECK_FALSE(warming.check_failure);
+
+  canary::CanaryStatus old = young;
+  old.last_transition = clock.Now() - std::chrono::minutes(30);
+  canary::AnalysisOutcome late;
+  Await(io, checker->Check(canary, old, lookup, late));
+  CHECK(late.metrics[0].verdict == "NoData");
+  REQUIRE(late.check_failure);
+  CHECK_THAT(*late.check_failure, StartsWith("metric request-duration:"));
+
+  // A plain threshold metric gets no such grace: no data never passes.
+  json plain = CanaryWith(json::array({{{"name", "request-duration"}, {"thresholdRange", {{"max", 500}}}}}), "istio");
+  canary::AnalysisOutcome strict;
+  Await(io, checker->Check(plain, young, lookup, strict));
+  REQUIRE(strict.check_failure);
+}
+
 // Figures for docs (run with: analysis_tests "[bench]"): the analysis time of one step and
 // how fast one controller thread gets answers for 100 Canaries' steps.
 TEST_CASE("figures: analysis time per step and queries per second", "[.][bench]") {

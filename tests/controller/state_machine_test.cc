@@ -173,6 +173,7 @@ TEST_CASE("progressive canary: stepWeight up to maxWeight, then promotion and fi
   CHECK(Has(finish, Type::kScaleCanaryDown));
   CHECK(Find(finish, Type::kRunWebhooks)->webhook_type == "post-rollout");
   CHECK(Find(finish, Type::kAlert)->severity == "info");
+  CHECK(Find(finish, Type::kAlert)->reason == "Promoted");
   CHECK(r.status.phase == Phase::kSucceeded);
   CHECK(r.status.last_promoted_spec == "rev2");
   CHECK(r.status.FindCondition("Promoted")->status == "True");
@@ -216,6 +217,7 @@ TEST_CASE("failed checks reaching the threshold roll back, and the revision does
   CHECK(RoutedCanaryWeight(f2) == 0);
   CHECK(Has(f2, Type::kScaleCanaryDown));
   CHECK(Find(f2, Type::kAlert)->severity == "error");
+  CHECK(Find(f2, Type::kAlert)->reason == "RolledBack");
   CHECK(r.status.phase == Phase::kFailed);
   CHECK(ReadyReason(r.status) == "RolledBack");
   CHECK_THAT(r.status.FindCondition("Ready")->message, Catch::Contains("request-success-rate"));
@@ -403,8 +405,11 @@ TEST_CASE("gates: confirm-rollout, confirm-traffic-increase, confirm-promotion, 
 
   AnalysisOutcome no_promotion;
   no_promotion.confirm_promotion_open = false;
-  r.NextStep(no_promotion);
+  auto& waiting = r.NextStep(no_promotion);
   CHECK(r.status.phase == Phase::kWaitingPromotion);
+  REQUIRE(Find(waiting, Type::kAlert));
+  CHECK(Find(waiting, Type::kAlert)->reason == "WaitingPromotion");
+  CHECK(Find(r.NextStep(no_promotion), Type::kAlert) == nullptr);  // one alert per wait
   // Checks keep running while waiting for promotion.
   AnalysisOutcome failing_while_waiting = FailingCheck();
   failing_while_waiting.confirm_promotion_open = false;
