@@ -138,6 +138,34 @@ asio::awaitable<void> WaitReady(const std::string& host, uint16_t port, std::str
                      "s; its log (" + child.log_path() + ") ends:\n" + child.LogTail());
 }
 
+// Prometheus applies new scrape targets only every few seconds after it starts: wait until
+// it scraped every target once, so the first analysis of the scenario finds data.
+asio::awaitable<void> WaitScraping(const std::string& prometheus_url, size_t targets, std::chrono::seconds deadline) {
+  kube::RestConfig rc;
+  rc.server = prometheus_url;
+  auto executor = co_await asio::this_coro::executor;
+  kube::TransportOptions options;
+  auto transport = kube::MakeHttpTransport(executor, rc, options);
+  auto end = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < end) {
+    try {
+      kube::HttpRequest req;
+      req.target = "/api/v1/query?query=up%3D%3D1";  // up==1
+      auto timeout = std::chrono::milliseconds(2000);
+      auto send = transport->Send(req, timeout);
+      kube::HttpResponse r = co_await std::move(send);
+      json body = json::parse(r.body, nullptr, false);
+      if (!body.is_discarded() && body["data"]["result"].is_array() && body["data"]["result"].size() >= targets)
+        co_return;
+    } catch (const std::exception&) {
+      // not answering yet
+    }
+    co_await Sleep(std::chrono::milliseconds(250));
+  }
+  throw SandboxError("Prometheus (" + prometheus_url + ") did not scrape the controller and the traffic simulator within " +
+                     std::to_string(deadline.count()) + "s; see prometheus.log in the work dir");
+}
+
 bool ControllerHasFlag(const std::string& self, const std::string& flag) {
   std::string help;
   RunCommand({self, "controller", "--help"}, std::chrono::seconds(20), help);
@@ -371,6 +399,9 @@ asio::awaitable<void> Main(Context& ctx, std::shared_ptr<kube::Client> client) {
   std::string ready_path = "/-/ready";
   auto ready = WaitReady(host, prom_port, ready_path, *ctx.run.prometheus, std::chrono::seconds(60));
   co_await std::move(ready);
+  size_t targets = 2;
+  auto scraping = WaitScraping(ctx.run.prometheus_url, targets, std::chrono::seconds(60));
+  co_await std::move(scraping);
 
   uint16_t loadtester_port = 0;
   if (scenario->loadtester) {
