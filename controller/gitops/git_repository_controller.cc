@@ -73,6 +73,29 @@ void RemoveCondition(json& status, const std::string& type) {
   status["conditions"] = kept;
 }
 
+void MarkFailed(json& status, const std::string& reason, const std::string& message, bool stalled, int64_t generation,
+                kube::TimePoint now) {
+  SetCondition(status, "Ready", "False", reason, message, generation, now);
+  RemoveCondition(status, "Reconciling");
+  if (stalled)
+    SetCondition(status, "Stalled", "True", reason, message, generation, now);
+  else
+    RemoveCondition(status, "Stalled");
+}
+
+// Returns whether the artifact changed (lastUpdateTime moves only then).
+bool MarkReady(json& status, const std::string& revision, const std::string& path, int64_t generation,
+               kube::TimePoint now) {
+  json artifact = status.value("artifact", json::object());
+  bool changed = artifact.value("revision", "") != revision || artifact.value("path", "") != path;
+  if (changed) artifact = {{"revision", revision}, {"path", path}, {"lastUpdateTime", kube::FormatTime(now)}};
+  status["artifact"] = artifact;
+  SetCondition(status, "Ready", "True", "Succeeded", "stored artifact for revision '" + revision + "'", generation, now);
+  RemoveCondition(status, "Reconciling");
+  RemoveCondition(status, "Stalled");
+  return changed;
+}
+
 std::string ConditionMessage(const json& status, const std::string& type) {
   for (const auto& c : status.value("conditions", json::array()))
     if (c.value("type", "") == type) return c.value("status", "") + "/" + c.value("message", "");
@@ -321,14 +344,7 @@ asio::awaitable<void> GitRepositoryController::Reconcile(std::string key) {
   pass.key = key;
   pass.object = repos_->Get(key);
   if (!pass.object || (*pass.object)["metadata"].contains("deletionTimestamp")) {
-    if (published_.erase(key)) artifacts_->Remove(key);
-    failures_.erase(key);
-    // The bare repository goes; exported trees stay, since a sync may still be reading one.
-    auto [ns, name] = kube::SplitObjectKey(key);
-    asio::post(pool_, [dir = options_.cache_dir + "/repos/" + ns + "/" + name + ".git"] {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    });
+    Forget(key);
     co_return;
   }
   stats_.reconciles++;
@@ -346,12 +362,7 @@ asio::awaitable<void> GitRepositoryController::Reconcile(std::string key) {
   if (pass.spec.suspend) co_return;  // the last artifact stays published
 
   auto fail = [&](const std::string& reason, const std::string& message, bool stalled) {
-    SetCondition(status, "Ready", "False", reason, message, pass.generation, now);
-    RemoveCondition(status, "Reconciling");
-    if (stalled)
-      SetCondition(status, "Stalled", "True", reason, message, pass.generation, now);
-    else
-      RemoveCondition(status, "Stalled");
+    MarkFailed(status, reason, message, stalled, pass.generation, now);
     if (ConditionMessage(current, "Ready") != ConditionMessage(status, "Ready")) events_->Warning(obj, reason, message);
   };
   status["observedGeneration"] = pass.generation;
@@ -394,20 +405,23 @@ asio::awaitable<void> GitRepositoryController::Reconcile(std::string key) {
     co_return;
   }
   failures_.erase(key);
-  const ResolvedRef& resolved = *outcome.poll.resolved;
-  json artifact = status.value("artifact", json::object());
-  if (artifact.value("revision", "") != resolved.revision || artifact.value("path", "") != outcome.artifact_path) {
-    artifact = {{"revision", resolved.revision}, {"path", outcome.artifact_path}, {"lastUpdateTime", kube::FormatTime(now)}};
-    events_->Normal(obj, "NewArtifact", "stored artifact for revision '" + resolved.revision + "'");
-  }
-  status["artifact"] = artifact;
-  SetCondition(status, "Ready", "True", "Succeeded", "stored artifact for revision '" + resolved.revision + "'",
-               pass.generation, now);
-  RemoveCondition(status, "Reconciling");
-  RemoveCondition(status, "Stalled");
+  const std::string& revision = outcome.poll.resolved->revision;
+  if (MarkReady(status, revision, outcome.artifact_path, pass.generation, now))
+    events_->Normal(obj, "NewArtifact", "stored artifact for revision '" + revision + "'");
   Publish(pass, outcome);
   co_await WriteStatus(pass, status);
   queue_->AddAfter(key, Jittered(pass.spec.interval));
+}
+
+void GitRepositoryController::Forget(const std::string& key) {
+  if (published_.erase(key)) artifacts_->Remove(key);
+  failures_.erase(key);
+  // The bare repository goes; exported trees stay, since a sync may still be reading one.
+  auto [ns, name] = kube::SplitObjectKey(key);
+  asio::post(pool_, [dir = options_.cache_dir + "/repos/" + ns + "/" + name + ".git"] {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  });
 }
 
 asio::awaitable<GitRepositoryController::Outcome> GitRepositoryController::Fetch(const Pass& pass) {

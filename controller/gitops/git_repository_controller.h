@@ -75,6 +75,8 @@ class GitRepositoryController : public std::enable_shared_from_this<GitRepositor
   void WireHandlers();
   boost::asio::awaitable<Outcome> Fetch(const Pass& pass);
   void Publish(const Pass& pass, const Outcome& outcome);
+  // The GitRepository is gone: withdraw its artifact and drop its cache repository.
+  void Forget(const std::string& key);
   boost::asio::awaitable<void> WriteStatus(const Pass& pass, const nlohmann::json& status);
   std::chrono::milliseconds Jittered(std::chrono::milliseconds interval);
 
