@@ -212,7 +212,10 @@ sandbox::HttpResponse ReceiverController::Handle(const sandbox::HttpRequest& req
   }
   CountResult("accepted");
   size_t targets = route->targets.size();
-  asio::co_spawn(client_->executor(), Trigger(std::move(*route)), asio::detached);
+  // This runs on the HTTP server's thread: hand the work to the event loop that owns the client.
+  asio::post(client_->executor(), [self = shared_from_this(), route = std::move(*route)]() mutable {
+    asio::co_spawn(self->client_->executor(), self->Trigger(std::move(route)), asio::detached);
+  });
   return Reply(200, "reconciling " + std::to_string(targets) + " object(s)");
 }
 
