@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <functional>
 #include <memory>
@@ -41,6 +42,9 @@ struct ControllerFlags {
   bool leader_elect = true;
   std::string lease_namespace = "default";
   std::string lease_name = "sluice-controller";
+  double lease_duration_s = 15;
+  double renew_deadline_s = 10;
+  double retry_period_s = 2;
   int workers = 4;
   std::string kustomize_path;  // "" = folders with a kustomization.yaml fail with a clear condition
   std::string log_format = "json";
@@ -156,9 +160,12 @@ int RunController(const ControllerFlags& flags) {
   OpsRoutes ops_routes;
   ops_routes.prefixes.emplace_back("/hook/", [receiver](const sandbox::HttpRequest& req) { return receiver->Handle(req); });
   ops_routes.metrics.push_back([receiver] { return receiver->SerializeMetrics(); });
+  auto leading = std::make_shared<std::atomic<bool>>(false);
   std::unique_ptr<sandbox::HttpServer> ops;
   try {
-    ops = ServeOperations(flags.listen, metrics, [canaries] { return canaries->Synced(); }, ops_routes);
+    // A follower is ready: it serves /metrics and stands by to take the lease. The leader is
+    // ready once its caches are synced.
+    ops = ServeOperations(flags.listen, metrics, [canaries, leading] { return !*leading || canaries->Synced(); }, ops_routes);
   } catch (const std::exception& e) {
     spdlog::error("cannot serve {}: {}", flags.listen, e.what());
     return 1;
@@ -166,6 +173,7 @@ int RunController(const ControllerFlags& flags) {
   spdlog::info("serving /metrics, /healthz and /readyz on {}:{}", flags.listen.substr(0, flags.listen.rfind(':')), ops->port());
 
   auto start = [&] {
+    *leading = true;
     metrics->SetLeader(true);
     asio::co_spawn(io, canaries->Run(), [&](std::exception_ptr e) {
       if (!e) return;
@@ -210,6 +218,9 @@ int RunController(const ControllerFlags& flags) {
     lc.lease_namespace = flags.lease_namespace;
     lc.lease_name = flags.lease_name;
     lc.identity = Identity();
+    lc.lease_duration = std::chrono::milliseconds(static_cast<int64_t>(flags.lease_duration_s * 1000));
+    lc.renew_deadline = std::chrono::milliseconds(static_cast<int64_t>(flags.renew_deadline_s * 1000));
+    lc.retry_period = std::chrono::milliseconds(static_cast<int64_t>(flags.retry_period_s * 1000));
     lc.on_started_leading = start;
     // Losing the lease mid-reconcile: stop at once; the next leader resumes from status.
     lc.on_stopped_leading = [&] {
@@ -252,6 +263,9 @@ CLI::App* RegisterControllerCommand(CLI::App& app, std::function<int()>& run) {
   cmd->add_option("--leader-elect", flags->leader_elect, "elect a leader among replicas through a Lease (default true)");
   cmd->add_option("--lease-namespace", flags->lease_namespace, "namespace of the leader-election Lease");
   cmd->add_option("--lease-name", flags->lease_name, "name of the leader-election Lease");
+  cmd->add_option("--lease-duration", flags->lease_duration_s, "seconds a follower waits before taking an unrenewed lease");
+  cmd->add_option("--renew-deadline", flags->renew_deadline_s, "seconds the leader tries to renew before giving up");
+  cmd->add_option("--retry-period", flags->retry_period_s, "seconds between lease attempts");
   cmd->add_option("--workers", flags->workers, "concurrent reconciles")->check(CLI::Range(1, 64));
   cmd->add_option("--kustomize-path", flags->kustomize_path,
                   "kustomize binary for synced folders holding a kustomization.yaml (unset: they fail with reason KustomizeUnavailable)");

@@ -7,6 +7,9 @@ packages=(
   cmake ninja-build g++ ccache pkg-config git ca-certificates
   libboost1.81-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libgit2-dev
   prometheus-cpp-dev libspdlog-dev libcli11-dev catch2 libbenchmark-dev
+  # Real parts the tests and the sandbox start: Prometheus (with promtool), curl for the
+  # webhook gates, sshd and ssh-keygen for Git over ssh.
+  prometheus curl openssh-server openssh-client
 )
 
 as_root() {
