@@ -1,15 +1,11 @@
 #include "controller/sandbox_delivery.h"
 
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 
 #include "controller/sandbox_process.h"
+#include "controller/sandbox_wait.h"
 
 namespace sluice::sandboxrun {
 
@@ -47,13 +43,6 @@ std::string LocalRepo::Commit(const AppFiles& files, const std::string& message)
 }
 
 namespace {
-
-asio::awaitable<void> Sleep(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  t.expires_after(d);
-  boost::system::error_code ec;
-  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-}
 
 // Server-side apply of one object; errors name the object.
 asio::awaitable<void> ApplyObject(kube::Client& client, json doc, std::string manager) {

@@ -3,10 +3,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -20,9 +17,10 @@
 #include "controller/sandbox_process.h"
 #include "controller/sandbox_prometheus.h"
 #include "controller/sandbox_scenario.h"
+#include "controller/sandbox_story.h"
 #include "controller/sandbox_traffic.h"
 #include "controller/sandbox_view.h"
-#include "kube/http_transport.h"
+#include "controller/sandbox_wait.h"
 #include "sandbox/apimachinery/yaml_json.h"
 #include "sandbox/emulator.h"
 
@@ -33,11 +31,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-// A problem that ends the sandbox with a message and exit code 1.
-struct SandboxError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 struct Paths {
   std::string examples, crds, fixtures;
@@ -100,72 +93,6 @@ struct Running {
   }
 };
 
-asio::awaitable<void> Sleep(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  t.expires_after(d);
-  boost::system::error_code ec;
-  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-}
-
-// Polls http://host:port/path until it answers 200; throws with the child's log when the
-// child exits or the deadline passes.
-asio::awaitable<void> WaitReady(const std::string& host, uint16_t port, std::string path, ChildProcess& child,
-                                std::chrono::seconds deadline) {
-  kube::RestConfig rc;
-  rc.server = "http://" + host + ":" + std::to_string(port);
-  auto executor = co_await asio::this_coro::executor;
-  kube::TransportOptions options;
-  auto transport = kube::MakeHttpTransport(executor, rc, options);
-  auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
-    if (!child.Running())
-      throw SandboxError(child.name() + " exited with status " + std::to_string(child.exit_status()) +
-                         "; its log (" + child.log_path() + ") ends:\n" + child.LogTail());
-    try {
-      kube::HttpRequest req;
-      req.target = path;
-      req.accept = "*/*";
-      auto timeout = std::chrono::milliseconds(2000);
-      auto send = transport->Send(req, timeout);
-      kube::HttpResponse r = co_await std::move(send);
-      if (r.status == 200) co_return;
-    } catch (const std::exception&) {
-      // not listening yet
-    }
-    co_await Sleep(std::chrono::milliseconds(200));
-  }
-  throw SandboxError(child.name() + " did not answer " + path + " within " + std::to_string(deadline.count()) +
-                     "s; its log (" + child.log_path() + ") ends:\n" + child.LogTail());
-}
-
-// Prometheus applies new scrape targets only every few seconds after it starts: wait until
-// it scraped every target once, so the first analysis of the scenario finds data.
-asio::awaitable<void> WaitScraping(const std::string& prometheus_url, size_t targets, std::chrono::seconds deadline) {
-  kube::RestConfig rc;
-  rc.server = prometheus_url;
-  auto executor = co_await asio::this_coro::executor;
-  kube::TransportOptions options;
-  auto transport = kube::MakeHttpTransport(executor, rc, options);
-  auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
-    try {
-      kube::HttpRequest req;
-      req.target = "/api/v1/query?query=up%3D%3D1";  // up==1
-      auto timeout = std::chrono::milliseconds(2000);
-      auto send = transport->Send(req, timeout);
-      kube::HttpResponse r = co_await std::move(send);
-      json body = json::parse(r.body, nullptr, false);
-      if (!body.is_discarded() && body["data"]["result"].is_array() && body["data"]["result"].size() >= targets)
-        co_return;
-    } catch (const std::exception&) {
-      // not answering yet
-    }
-    co_await Sleep(std::chrono::milliseconds(250));
-  }
-  throw SandboxError("Prometheus (" + prometheus_url + ") did not scrape the controller and the traffic simulator within " +
-                     std::to_string(deadline.count()) + "s; see prometheus.log in the work dir");
-}
-
 bool ControllerHasFlag(const std::string& self, const std::string& flag) {
   std::string help;
   RunCommand({self, "controller", "--help"}, std::chrono::seconds(20), help);
@@ -179,138 +106,6 @@ std::pair<std::string, std::string> CanaryKey(const AppFiles& files) {
       return {doc["metadata"].value("namespace", "default"), doc["metadata"].value("name", "")};
   throw SandboxError("canary.yaml of the example app holds no Canary");
 }
-
-class Story {
- public:
-  Story(std::shared_ptr<kube::Client> client, RolloutView& view, std::string ns, std::string name,
-        std::chrono::seconds step_timeout)
-      : client_(std::move(client)), view_(view), ns_(std::move(ns)), name_(std::move(name)), timeout_(step_timeout) {}
-
-  asio::awaitable<void> Init() {
-    auto canaries = client_->Resolve("sluice.dev/v1beta1", "Canary");
-    canaries_ = co_await std::move(canaries);
-    auto events = client_->Resolve("v1", "Event");
-    events_ = co_await std::move(events);
-  }
-
-  // The Canary now, or null; shows it and the new events.
-  asio::awaitable<json> Observe() {
-    json canary;
-    try {
-      std::string sub;
-      auto get = client_->Get(canaries_, ns_, name_, sub);
-      canary = co_await std::move(get);
-      view_.ShowCanary(canary);
-      kube::ListOptions lo;
-      auto list = client_->List(events_, ns_, lo);
-      json events = co_await std::move(list);
-      view_.ShowEvents(events, name_);
-    } catch (const kube::ApiError& e) {
-      if (!e.IsNotFound()) view_.Note(std::string("cannot read the Canary: ") + e.what());
-    }
-    co_return canary;
-  }
-
-  // Waits for the revision after `before` to reach `phase` (and `reason`); false with a note
-  // when it ends otherwise or the deadline passes.
-  asio::awaitable<bool> WaitFor(std::string before, std::string phase, std::string reason) {
-    auto start = std::chrono::steady_clock::now();
-    auto end = start + timeout_;
-    while (std::chrono::steady_clock::now() < end) {
-      json c = co_await Observe();
-      const json& st = c.is_object() && c.contains("status") ? c["status"] : json::object();
-      std::string applied = st.value("lastAppliedSpec", "");
-      std::string now_phase = st.value("phase", "");
-      bool fresh = before.empty() ? !now_phase.empty() : applied != before && !applied.empty();
-      if (fresh && (now_phase == "Succeeded" || now_phase == "Failed" || now_phase == phase)) {
-        std::string why = ReadyReason(st);
-        auto secs = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start).count();
-        if (now_phase == phase && (reason.empty() || why == reason)) {
-          view_.Headline(Outcome(phase) + " in " + std::to_string(secs) + "s" + (why.empty() ? "" : " (" + why + ")"));
-          co_return true;
-        }
-        view_.Headline("expected " + phase + (reason.empty() ? "" : " (" + reason + ")") + ", but the rollout ended " +
-                       now_phase + " (" + why + "): " + ReadyMessage(st));
-        co_return false;
-      }
-      co_await Sleep(std::chrono::milliseconds(500));
-    }
-    view_.Headline("no " + phase + " within " + std::to_string(timeout_.count()) + "s; the controller's log is in the work dir");
-    co_return false;
-  }
-
-  asio::awaitable<std::string> Revision() {
-    json c = co_await Observe();
-    co_return c.is_object() && c.contains("status") ? c["status"].value("lastAppliedSpec", "") : "";
-  }
-
-  // Opens the Canary's promotion gate on the loadtester, as a person would with curl.
-  asio::awaitable<bool> OpenGate(std::string host, uint16_t port) {
-    std::string target = "/gate/open?name=" + name_ + "&namespace=" + ns_;
-    view_.Note("$ curl -X POST 'http://" + host + ":" + std::to_string(port) + target + "'");
-    kube::RestConfig rc;
-    rc.server = "http://" + host + ":" + std::to_string(port);
-    auto executor = co_await asio::this_coro::executor;
-    kube::TransportOptions options;
-    auto transport = kube::MakeHttpTransport(executor, rc, options);
-    kube::HttpRequest req;
-    req.method = "POST";
-    req.target = target;
-    req.accept = "*/*";
-    auto timeout = std::chrono::milliseconds(5000);
-    auto send = transport->Send(req, timeout);
-    kube::HttpResponse r = co_await std::move(send);
-    if (r.status / 100 == 2) co_return true;
-    view_.Headline("the loadtester answered " + std::to_string(r.status) + ": " + r.body);
-    co_return false;
-  }
-
-  // Waits for the rollout under way to move traffic, then annotates the abort request.
-  asio::awaitable<bool> Abort(std::string before) {
-    auto end = std::chrono::steady_clock::now() + timeout_;
-    while (std::chrono::steady_clock::now() < end) {
-      json c = co_await Observe();
-      const json& st = c.is_object() && c.contains("status") ? c["status"] : json::object();
-      bool underway = st.value("lastAppliedSpec", "") != before && st.value("phase", "") == "Progressing" &&
-                      (st.value("canaryWeight", 0) > 0 || st.value("iterations", 0) > 0);
-      if (underway) {
-        view_.Note("$ kubectl -n " + ns_ + " annotate canary " + name_ + " sluice.dev/abort=\"sandbox abort scenario\"");
-        json patch = {{"metadata", {{"annotations", {{"sluice.dev/abort", "sandbox abort scenario"}}}}}};
-        kube::PatchOptions po;
-        po.field_manager = "kubectl-annotate";
-        auto op = client_->Patch(canaries_, ns_, name_, kube::PatchType::kMerge, patch, po);
-        co_await std::move(op);
-        co_return true;
-      }
-      co_await Sleep(std::chrono::milliseconds(250));
-    }
-    view_.Headline("the rollout did not start within " + std::to_string(timeout_.count()) + "s");
-    co_return false;
-  }
-
- private:
-  static std::string Outcome(const std::string& phase) {
-    if (phase == "Succeeded") return "promoted";
-    if (phase == "Failed") return "rolled back";
-    if (phase == "Initialized") return "initialized";
-    if (phase == "WaitingPromotion") return "analysis passed; waiting for approval";
-    return phase;
-  }
-  static const json* Ready(const json& st) {
-    if (!st.contains("conditions") || !st["conditions"].is_array()) return nullptr;
-    for (const auto& c : st["conditions"])
-      if (c.value("type", "") == "Ready") return &c;
-    return nullptr;
-  }
-  static std::string ReadyReason(const json& st) { return Ready(st) ? Ready(st)->value("reason", "") : ""; }
-  static std::string ReadyMessage(const json& st) { return Ready(st) ? Ready(st)->value("message", "") : ""; }
-
-  std::shared_ptr<kube::Client> client_;
-  RolloutView& view_;
-  std::string ns_, name_;
-  std::chrono::seconds timeout_;
-  kube::ApiResource canaries_, events_;
-};
 
 struct Context {
   const SandboxOptions& options;
