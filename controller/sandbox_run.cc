@@ -81,6 +81,7 @@ struct Running {
   std::string kubeconfig;
   std::string prometheus_url;
   std::string repo_dir;
+  std::string loadtester_url;  // gate scenario
 
   ~Running() {
     if (controller) controller->Stop();
@@ -157,7 +158,11 @@ void PrintKeepInstructions(Context& ctx, const std::string& ns, const std::strin
           << "  kubectl -n " << ns << " get canaries -w\n"
           << "  kubectl -n " << ns << " annotate canary " << name << " sluice.dev/abort=\"why\"   # abort a rollout\n"
           << "  Prometheus: " << ctx.run.prometheus_url << "  (try envoy_cluster_upstream_rq or sluice_canary_weight)\n"
-          << "  the app's Git repository: " << ctx.run.repo_dir << "\n"
+          << "  the app's Git repository: " << ctx.run.repo_dir << "  (commit a change to deployment.yaml: a new rollout)\n"
+          << (ctx.run.loadtester_url.empty()
+                  ? std::string()
+                  : "  open the promotion gate: curl -X POST '" + ctx.run.loadtester_url + "/gate/open?name=" + name +
+                        "&namespace=" + ns + "'\n")
           << "  logs: " << ctx.run.workdir << "/{controller,prometheus}.log\n"
           << "Ctrl-C stops everything." << std::endl;
 }
@@ -208,6 +213,7 @@ asio::awaitable<void> Main(Context& ctx, std::shared_ptr<kube::Client> client) {
     auto up = WaitReady(host, loadtester_port, health, *ctx.run.loadtester, std::chrono::seconds(30));
     co_await std::move(up);
     base = Substitute(base, {{"SANDBOX_LOADTESTER", listen}});
+    ctx.run.loadtester_url = "http://" + listen;
   }
 
   ctx.run.repo_dir = ctx.run.workdir + "/repo";
