@@ -151,6 +151,8 @@ int RunController(const ControllerFlags& flags) {
   kso.ns = flags.ns;
   kso.workers = flags.workers;
   kso.kustomize_path = flags.kustomize_path;
+  auto sync_metrics = std::make_shared<gitops::SyncMetrics>();
+  kso.metrics = sync_metrics;
   auto syncs = gitops::KustomizationController::Create(client, events, artifacts, kso);
   gitops::GitRepositoryControllerOptions gso;
   gso.ns = flags.ns;
@@ -162,6 +164,7 @@ int RunController(const ControllerFlags& flags) {
   OpsRoutes ops_routes;
   ops_routes.prefixes.emplace_back("/hook/", [receiver](const sandbox::HttpRequest& req) { return receiver->Handle(req); });
   ops_routes.metrics.push_back([receiver] { return receiver->SerializeMetrics(); });
+  ops_routes.metrics.push_back([sync_metrics] { return sync_metrics->Serialize(); });
   auto leading = std::make_shared<std::atomic<bool>>(false);
   std::unique_ptr<sandbox::HttpServer> ops;
   try {

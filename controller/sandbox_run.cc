@@ -252,9 +252,7 @@ asio::awaitable<void> Main(Context& ctx, std::shared_ptr<kube::Client> client) {
       } else {
         ctx.view.Note("committed \"" + step.version.summary + "\"; Kustomization " + delivery->SyncName() +
                       " applied " + revision);
-        auto slash = delivery->SyncName().find('/');
-        ctx.run.traffic->SetSyncRevision(delivery->SyncName().substr(0, slash), delivery->SyncName().substr(slash + 1),
-                                         revision);
+        // The controller exports sluice_sync_revision_info for Kustomizations itself.
       }
       if (step.expect_phase.empty()) continue;
       ok = co_await story.WaitFor(before, step.expect_phase, step.expect_reason);

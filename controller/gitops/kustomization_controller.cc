@@ -339,6 +339,7 @@ asio::awaitable<void> KustomizationController::Reconcile(std::string key) {
   pass.object = informer_->Get(key);
   if (!pass.object) {
     written_status_.erase(key);
+    if (options_.metrics) options_.metrics->Forget(key);
     co_return;
   }
   stats_.reconciles++;
@@ -698,6 +699,7 @@ asio::awaitable<std::optional<std::string>> KustomizationController::WaitHealthy
 }
 
 asio::awaitable<void> KustomizationController::WriteStatus(Pass& pass) {
+  if (options_.metrics) options_.metrics->Observe(pass.ns, pass.name, pass.status);
   if (pass.status == pass.current_status) co_return;
   json object = *pass.object;
   object["status"] = pass.status;

@@ -22,6 +22,7 @@
 
 #include "controller/gitops/applier.h"
 #include "controller/gitops/artifact_store.h"
+#include "controller/gitops/sync_metrics.h"
 #include "controller/gitops/manifests.h"
 #include "kube/client.h"
 #include "kube/clock.h"
@@ -86,6 +87,7 @@ struct KustomizationControllerOptions {
   std::chrono::milliseconds dependency_requeue{30000};
   std::chrono::milliseconds health_poll{500};
   const kube::Clock* clock = &kube::SystemClock::Instance();
+  std::shared_ptr<SyncMetrics> metrics;  // optional: revision and readiness per sync
 };
 
 // What the reconciler sent, for tests and the "no-op sync writes nothing" figure.

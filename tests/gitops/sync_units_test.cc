@@ -131,3 +131,18 @@ TEST_CASE("Kustomization spec: defaults and errors naming the field") {
   bad["spec"]["dependsOn"] = {json::object()};
   CHECK_THROWS_WITH(ParseKustomizationSpec(bad), Catch::StartsWith("spec.dependsOn[0].name: Required value"));
 }
+
+TEST_CASE("sync metrics: revision and readiness per Kustomization, forgotten when deleted") {
+  sluice::gitops::SyncMetrics m;
+  m.Observe("flux", "apps", nlohmann::json::parse(R"({"lastAppliedRevision": "main@sha1:abc",
+    "conditions": [{"type": "Ready", "status": "True"}]})"));
+  m.Observe("flux", "infra", nlohmann::json::parse(R"({"conditions": [{"type": "Ready", "status": "False"}]})"));
+  std::string text = m.Serialize();
+  CHECK(text.find("sluice_sync_revision_info{namespace=\"flux\",name=\"apps\",revision=\"main@sha1:abc\"} 1\n") !=
+        std::string::npos);
+  CHECK(text.find("name=\"infra\",revision") == std::string::npos);  // nothing applied yet
+  CHECK(text.find("sluice_sync_ready{namespace=\"flux\",name=\"apps\"} 1\n") != std::string::npos);
+  CHECK(text.find("sluice_sync_ready{namespace=\"flux\",name=\"infra\"} 0\n") != std::string::npos);
+  m.Forget("flux/apps");
+  CHECK(m.Serialize().find("\"apps\"") == std::string::npos);
+}
