@@ -13,6 +13,7 @@
 #include "controller/canary/state_machine.h"
 #include "controller/canary/workloads.h"
 #include "controller/metrics.h"
+#include "kube/reconcile_loop.h"
 #include "routing/router.h"
 
 namespace sluice::controller {
@@ -202,27 +203,17 @@ void CanaryController::Stop() {
 }
 
 asio::awaitable<void> CanaryController::Worker() {
-  for (;;) {
-    auto next = queue_->Get();
-    std::optional<std::string> key = co_await std::move(next);
-    if (!key) co_return;
-    spdlog::debug("reconciling canary {}", *key);
-    try {
-      co_await Reconcile(*key);
-      queue_->Forget(*key);
-    } catch (const kube::ApiError& e) {
-      stats_.errors++;
-      if (metrics_) metrics_->ReconcileError();
-      spdlog::warn("reconcile of canary {} failed ({}): {}", *key, e.retry_advice() == kube::RetryAdvice::kNever ? "not retriable" : "will retry", e.what());
-      if (e.retry_advice() != kube::RetryAdvice::kNever) queue_->AddRateLimited(*key);
-    } catch (const std::exception& e) {
-      stats_.errors++;
-      if (metrics_) metrics_->ReconcileError();
-      spdlog::error("reconcile of canary {} failed: {}", *key, e.what());
-      queue_->AddRateLimited(*key);
-    }
-    queue_->Done(*key);
-  }
+  auto self = shared_from_this();
+  auto reconcile = [self](std::string key) { return self->Reconcile(std::move(key)); };
+  auto on_error = [self](const std::string& key, const std::exception& e) {
+    self->stats_.errors++;
+    if (self->metrics_) self->metrics_->ReconcileError();
+    bool retry = kube::RetryHelps(e);
+    spdlog::warn("reconcile of canary {} failed ({}): {}", key, retry ? "will retry" : "retrying cannot help", e.what());
+    return retry;
+  };
+  auto loop = kube::ProcessQueue(queue_, reconcile, on_error);
+  co_await std::move(loop);
 }
 
 // --- one reconcile -----------------------------------------------------------------------

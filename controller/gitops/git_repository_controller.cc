@@ -1,4 +1,5 @@
 #include "controller/gitops/git_repository_controller.h"
+#include "kube/reconcile_loop.h"
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/bind_executor.hpp>
@@ -316,22 +317,17 @@ void GitRepositoryController::Stop() {
 }
 
 asio::awaitable<void> GitRepositoryController::Worker() {
-  for (;;) {
-    auto next = queue_->Get();
-    std::optional<std::string> key = co_await std::move(next);
-    if (!key) co_return;
-    try {
-      co_await Reconcile(*key);
-      queue_->Forget(*key);
-    } catch (const std::exception& e) {
-      // Status writes failing (API down, conflict): retry with backoff; Git failures are
-      // handled inside Reconcile and reported in status.
-      stats_.failures++;
-      spdlog::warn("reconcile of GitRepository {} failed: {}", *key, e.what());
-      queue_->AddRateLimited(*key);
-    }
-    queue_->Done(*key);
-  }
+  auto self = shared_from_this();
+  auto reconcile = [self](std::string key) { return self->Reconcile(std::move(key)); };
+  // Status writes failing (API down, conflict) are retried with backoff; Git failures are
+  // handled inside Reconcile and reported in status.
+  auto on_error = [self](const std::string& key, const std::exception& e) {
+    self->stats_.failures++;
+    spdlog::warn("reconcile of GitRepository {} failed: {}", key, e.what());
+    return true;
+  };
+  auto loop = kube::ProcessQueue(queue_, reconcile, on_error);
+  co_await std::move(loop);
 }
 
 std::chrono::milliseconds GitRepositoryController::Jittered(milliseconds interval) {

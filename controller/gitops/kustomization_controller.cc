@@ -1,4 +1,5 @@
 #include "controller/gitops/kustomization_controller.h"
+#include "kube/reconcile_loop.h"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -315,20 +316,15 @@ void KustomizationController::Stop() {
 }
 
 asio::awaitable<void> KustomizationController::Worker() {
-  for (;;) {
-    auto next = queue_->Get();
-    std::optional<std::string> key = co_await std::move(next);
-    if (!key) co_return;
-    try {
-      co_await Reconcile(*key);
-      queue_->Forget(*key);
-    } catch (const std::exception& e) {
-      stats_.errors++;
-      spdlog::warn("reconcile of kustomization {} failed, will retry: {}", *key, e.what());
-      queue_->AddRateLimited(*key);
-    }
-    queue_->Done(*key);
-  }
+  auto self = shared_from_this();
+  auto reconcile = [self](std::string key) { return self->Reconcile(std::move(key)); };
+  auto on_error = [self](const std::string& key, const std::exception& e) {
+    self->stats_.errors++;
+    spdlog::warn("reconcile of kustomization {} failed, will retry: {}", key, e.what());
+    return true;
+  };
+  auto loop = kube::ProcessQueue(queue_, reconcile, on_error);
+  co_await std::move(loop);
 }
 
 // --- one reconcile -----------------------------------------------------------------------

@@ -1,4 +1,5 @@
 #include "controller/gitops/receiver.h"
+#include "kube/reconcile_loop.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -300,19 +301,14 @@ void ReceiverController::Stop() {
 }
 
 asio::awaitable<void> ReceiverController::Worker() {
-  for (;;) {
-    auto next = queue_->Get();
-    std::optional<std::string> key = co_await std::move(next);
-    if (!key) co_return;
-    try {
-      co_await Reconcile(*key);
-      queue_->Forget(*key);
-    } catch (const std::exception& e) {
-      spdlog::warn("reconcile of Receiver {} failed: {}", *key, e.what());
-      queue_->AddRateLimited(*key);
-    }
-    queue_->Done(*key);
-  }
+  auto self = shared_from_this();
+  auto reconcile = [self](std::string key) { return self->Reconcile(std::move(key)); };
+  auto on_error = [](const std::string& key, const std::exception& e) {
+    spdlog::warn("reconcile of Receiver {} failed: {}", key, e.what());
+    return true;
+  };
+  auto loop = kube::ProcessQueue(queue_, reconcile, on_error);
+  co_await std::move(loop);
 }
 
 void ReceiverController::SetRoute(const std::string& receiver, const std::string& path, std::optional<ReceiverRoute> route) {
