@@ -25,10 +25,9 @@ TEST_CASE("sluice get, status, pause, resume, abort and retry drive a rollout; k
   if (!HaveKubectl()) SLUICE_SKIP("kubectl is not installed");
   auto crds = CrdFixtureDir();
   if (!crds) SLUICE_SKIP("Gateway API CRDs not found: set SLUICE_CRD_DIR (docs/testing.md)");
-  EmulatorProcess emu({"--crds", *crds, "--ready-delay", "200"});
-  Kubectl k(emu);
-  k.Ok({"apply", "-f", std::string(SLUICE_SOURCE_DIR) + "/crds"});
-  k.Ok({"wait", "--for=condition=Established", "crd/canaries.sluice.dev", "--timeout=20s"});
+  SluiceCrdCluster cluster(*crds, "200");
+  const EmulatorProcess& emu = cluster.emulator();
+  const Kubectl& k = cluster.kubectl();
   BackgroundProcess controller({SLUICE_BINARY, "controller", "--kubeconfig", emu.kubeconfig(), "--leader-elect=false",
                                 "--listen", "127.0.0.1:0", "--log-format", "text"});
   k.Ok({"apply", "-f", "-"}, AppManifest("1.0.0", R"(  service:

@@ -18,6 +18,12 @@ EmulatorProcess::EmulatorProcess(const std::vector<std::string>& extra_args) {
 }
 
 Kubectl::Kubectl(const EmulatorProcess& emulator) : kubeconfig_(emulator.kubeconfig()) {}
+
+SluiceCrdCluster::SluiceCrdCluster(const std::string& fixture_crd_dir, const std::string& ready_delay_ms)
+    : emulator_({"--crds", fixture_crd_dir, "--ready-delay", ready_delay_ms}), kubectl_(emulator_) {
+  kubectl_.Ok({"apply", "-f", std::string(SLUICE_SOURCE_DIR) + "/crds"});
+  kubectl_.Ok({"wait", "--for=condition=Established", "crd/canaries.sluice.dev", "--timeout=20s"});
+}
 Kubectl::Kubectl(std::string kubeconfig) : kubeconfig_(std::move(kubeconfig)) {}
 
 std::map<std::string, std::string> Kubectl::Env() const {

@@ -40,6 +40,19 @@ class Kubectl {
   TempDir cache_;
 };
 
+// `sluice emulator` as a process with the fixture CRDs loaded and Sluice's own CRDs applied
+// by kubectl and Established: the cluster a `sluice controller` subprocess runs against.
+class SluiceCrdCluster {
+ public:
+  SluiceCrdCluster(const std::string& fixture_crd_dir, const std::string& ready_delay_ms);
+  const EmulatorProcess& emulator() const { return emulator_; }
+  const Kubectl& kubectl() const { return kubectl_; }
+
+ private:
+  EmulatorProcess emulator_;
+  Kubectl kubectl_;
+};
+
 std::string TestData(const std::string& name);  // path of tests/e2e/testdata/<name>
 bool HaveKubectl();
 

@@ -47,10 +47,9 @@ TEST_CASE("two replicas elect one leader; /metrics, /healthz and /readyz report 
   if (!HaveKubectl()) SLUICE_SKIP("kubectl is not installed");
   auto crds = CrdFixtureDir();
   if (!crds) SLUICE_SKIP("Gateway API CRDs not found: set SLUICE_CRD_DIR (docs/testing.md)");
-  EmulatorProcess emu({"--crds", *crds, "--ready-delay", "200"});
-  Kubectl k(emu);
-  k.Ok({"apply", "-f", std::string(SLUICE_SOURCE_DIR) + "/crds"});
-  k.Ok({"wait", "--for=condition=Established", "crd/canaries.sluice.dev", "--timeout=20s"});
+  SluiceCrdCluster cluster(*crds, "200");
+  const EmulatorProcess& emu = cluster.emulator();
+  const Kubectl& k = cluster.kubectl();
 
   Replica a(emu), b(emu);
   REQUIRE(a.port != 0);

@@ -27,10 +27,9 @@ TEST_CASE("kill -9 of the controller mid-rollout, then a restart, ends in the sa
   if (!HaveKubectl()) SLUICE_SKIP("kubectl is not installed");
   auto crds = CrdFixtureDir();
   if (!crds) SLUICE_SKIP("Gateway API CRDs not found: set SLUICE_CRD_DIR (docs/testing.md)");
-  EmulatorProcess emu({"--crds", *crds, "--ready-delay", "300"});
-  Kubectl k(emu);
-  k.Ok({"apply", "-f", std::string(SLUICE_SOURCE_DIR) + "/crds"});
-  k.Ok({"wait", "--for=condition=Established", "crd/canaries.sluice.dev", "--timeout=20s"});
+  SluiceCrdCluster cluster(*crds, "300");
+  const EmulatorProcess& emu = cluster.emulator();
+  const Kubectl& k = cluster.kubectl();
   auto controller = StartController(emu);
   k.Ok({"apply", "-f", "-"}, AppManifest("1.0.0", R"(  service:
     port: 9898
