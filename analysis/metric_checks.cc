@@ -39,8 +39,9 @@ std::string StringField(const json& object, const std::string& key, const std::s
 
 PrometheusOptions DefaultProvider(const MetricCheckerOptions& options, const std::string& where) {
   if (options.default_address.empty())
-    throw std::invalid_argument(where + ": no Prometheus address: use a templateRef to a MetricTemplate with "
-                                        "spec.provider.address, or start the controller with --prometheus-address");
+    throw std::invalid_argument(where + ": no Prometheus address: set spec.metricsServer, use a templateRef to a "
+                                        "MetricTemplate with spec.provider.address, or start the controller with "
+                                        "--prometheus-address");
   PrometheusOptions p;
   p.address = options.default_address;
   return p;
@@ -79,7 +80,13 @@ ResolvedMetric FromTemplate(const json& canary, const json& ref, const controlle
 }
 
 ResolvedMetric Resolve(const json& canary, const json& metric, const controller::ObjectLookup& lookup,
-                       const MetricCheckerOptions& options, const std::string& where) {
+                       const MetricCheckerOptions& controller_options, const std::string& where) {
+  // spec.metricsServer (as the peers call it) overrides the controller's --prometheus-address
+  // for this Canary's builtin and inline queries and for templates without an address.
+  MetricCheckerOptions options = controller_options;
+  std::string server = StringField(canary.value("spec", json::object()), "metricsServer",
+                                   "Canary " + CanaryName(canary) + " spec");
+  if (!server.empty()) options.default_address = server;
   bool has_ref = metric.contains("templateRef");
   std::string inline_query = StringField(metric, "query", where);
   if (has_ref && !inline_query.empty())

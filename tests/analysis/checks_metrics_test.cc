@@ -144,6 +144,24 @@ TEST_CASE("an unreachable Prometheus fails the check with a clear reason", "[ana
   CHECK_THAT(*outcome.check_failure, Contains("cannot connect"));
 }
 
+TEST_CASE("spec.metricsServer points a Canary at its own Prometheus over the controller's", "[analysis][checks]") {
+  REQUIRE_PROMETHEUS();
+  // The controller's default is unreachable; the Canary names the real one.
+  Checker c("http://127.0.0.1:" + std::to_string(FreeLoopbackPort()));
+  json metrics = json::array({{{"name", "request-success-rate"}, {"thresholdRange", {{"min", 90}}}}});
+  json canary = CanaryWith(metrics);
+  auto unreachable = c.Run(canary, At(minutes(20)));
+  CHECK(unreachable.metrics[0].verdict == "Error");
+  canary["spec"]["metricsServer"] = SharedPrometheus().address();
+  auto outcome = c.Run(canary, At(minutes(20)));
+  REQUIRE(outcome.metrics.size() == 1);
+  CHECK(outcome.metrics[0].verdict == "Pass");
+  canary["spec"]["metricsServer"] = 42;
+  auto bad = c.Run(canary, At(minutes(20)));
+  CHECK(bad.metrics[0].verdict == "Error");
+  CHECK_THAT(bad.metrics[0].message, Contains("spec.metricsServer must be a non-empty string"));
+}
+
 TEST_CASE("MetricTemplates from the lookup give query and address and Secret and refusals name the template",
           "[analysis][checks]") {
   REQUIRE_PROMETHEUS();
