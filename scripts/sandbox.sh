@@ -7,11 +7,7 @@
 # e.g. `scripts/sandbox.sh --scenario abort`). Ctrl-C stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
-if ! command -v prometheus >/dev/null 2>&1; then
-  if [ "$(id -u)" -eq 0 ]; then as_root=(); else as_root=(sudo); fi
-  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-fi
+scripts/install-deps.sh   # Prometheus included
 # The third-party CRDs (Gateway API, Istio): the workspace copy, else downloaded once.
 crd_dir="${SLUICE_CRD_DIR:-$PWD/../shared/fixtures/crds}"
 if [ ! -d "$crd_dir" ]; then
