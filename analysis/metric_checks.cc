@@ -168,15 +168,17 @@ std::string FormatValue(double value) {
 
 void ApplyThreshold(const json& threshold_range, std::optional<double> value, canary::MetricResult& result) {
   result.value = value;
-  if (!value) {
-    result.verdict = "NoData";
-    result.message = "no data: the query returned no series or NaN (is the canary getting traffic?)";
-    return;
-  }
   std::optional<double> min, max;
   if (threshold_range.is_object()) {
     if (threshold_range.contains("min") && threshold_range["min"].is_number()) min = threshold_range["min"].get<double>();
     if (threshold_range.contains("max") && threshold_range["max"].is_number()) max = threshold_range["max"].get<double>();
+  }
+  result.min = min;
+  result.max = max;
+  if (!value) {
+    result.verdict = "NoData";
+    result.message = "no data: the query returned no series or NaN (is the canary getting traffic?)";
+    return;
   }
   std::string v = FormatValue(*value);
   if (min && *value < *min) {

@@ -26,6 +26,7 @@ struct ControllerMetrics::Families {
   prometheus::Family<prometheus::Histogram>& duration;
   prometheus::Family<prometheus::Gauge>& metric_value;
   prometheus::Family<prometheus::Gauge>& metric_verdict;
+  prometheus::Family<prometheus::Gauge>& metric_threshold;
   prometheus::Counter& reconcile_errors;
   prometheus::Gauge& queue_depth;
   prometheus::Gauge& leader;
@@ -61,6 +62,10 @@ ControllerMetrics::ControllerMetrics(const kube::Clock& clock)
       prometheus::BuildGauge()
           .Name("sluice_canary_metric_verdict")
           .Help("1 for each analysis metric's last verdict, 0 for the others")
+          .Register(*registry_),
+      prometheus::BuildGauge()
+          .Name("sluice_canary_metric_threshold")
+          .Help("The thresholdRange bound (bound=min|max) each analysis metric is held to")
           .Register(*registry_),
       errors.Add({}),
       depth.Add({}),
@@ -119,6 +124,8 @@ void ControllerMetrics::ObserveMetrics(const std::map<std::string, std::string>&
       with_verdict["verdict"] = verdict;
       f_->metric_verdict.Add(with_verdict).Set(m.verdict == verdict ? 1 : 0);
     }
+    SetThreshold(labels, "min", m.min);
+    SetThreshold(labels, "max", m.max);
     now.insert(m.name);
   }
   for (const auto& gone : exported_metrics_[key]) {
@@ -131,8 +138,20 @@ void ControllerMetrics::ObserveMetrics(const std::map<std::string, std::string>&
       with_verdict["verdict"] = verdict;
       f_->metric_verdict.Remove(&f_->metric_verdict.Add(with_verdict));
     }
+    SetThreshold(labels, "min", std::nullopt);
+    SetThreshold(labels, "max", std::nullopt);
   }
   exported_metrics_[key] = std::move(now);
+}
+
+// A bound that is set is exported; one that is not (or no longer) is removed.
+void ControllerMetrics::SetThreshold(std::map<std::string, std::string> labels, const std::string& bound,
+                                     std::optional<double> value) {
+  labels["bound"] = bound;
+  if (value)
+    f_->metric_threshold.Add(labels).Set(*value);
+  else if (f_->metric_threshold.Has(labels))
+    f_->metric_threshold.Remove(&f_->metric_threshold.Add(labels));
 }
 
 void ControllerMetrics::ReconcileError() { f_->reconcile_errors.Increment(); }

@@ -47,6 +47,7 @@ class ControllerMetrics {
   // Metric names each Canary exported last time, so a metric that left its status stops
   // being reported.
   std::map<std::string, std::set<std::string>> exported_metrics_;
+  void SetThreshold(std::map<std::string, std::string> labels, const std::string& bound, std::optional<double> value);
   mutable std::mutex mu_;
 };
 

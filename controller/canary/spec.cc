@@ -232,6 +232,8 @@ json StatusToJson(const CanaryStatus& s) {
     for (const auto& m : s.metrics) {
       json entry = {{"name", m.name}, {"verdict", m.verdict}, {"message", m.message}};
       if (m.value) entry["value"] = *m.value;
+      if (m.min) entry["min"] = *m.min;
+      if (m.max) entry["max"] = *m.max;
       if (m.time != TimePoint{}) entry["time"] = kube::FormatTime(m.time);
       metrics.push_back(entry);
     }
@@ -278,6 +280,8 @@ CanaryStatus StatusFromJson(const json& in) {
       MetricResult r{m["name"].get<std::string>(), std::nullopt, m.value("verdict", ""), m.value("message", ""),
                      kube::ParseTime(m.value("time", "")).value_or(TimePoint{})};
       if (m.contains("value") && m["value"].is_number()) r.value = m["value"].get<double>();
+      if (m.contains("min") && m["min"].is_number()) r.min = m["min"].get<double>();
+      if (m.contains("max") && m["max"].is_number()) r.max = m["max"].get<double>();
       s.metrics.push_back(r);
     }
   return s;

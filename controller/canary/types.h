@@ -97,6 +97,7 @@ struct MetricResult {
   std::string verdict;          // Pass | Fail | High | Low | NoData | Error
   std::string message;          // in words: the value against its threshold, or the error
   TimePoint time{};
+  std::optional<double> min, max;  // the thresholdRange it was held to, when set (for dashboards)
 };
 
 struct CanaryStatus {

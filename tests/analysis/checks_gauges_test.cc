@@ -40,3 +40,25 @@ TEST_CASE("metric values and verdicts are exported from status and dropped when 
   CHECK_THAT(text, Contains("sluice_canary_metric_verdict{metric=\"request-success-rate\",name=\"web\",namespace=\"shop\",verdict=\"Pass\"} 1"));
   CHECK(text.find("metric=\"request-duration\"") == std::string::npos);
 }
+
+TEST_CASE("each metric's threshold bounds are exported beside its value, and leave with it", "[analysis][gauges]") {
+  controller::ControllerMetrics metrics;
+  canary::CanaryStatus s;
+  s.phase = canary::Phase::kProgressing;
+  auto rate = Result("request-success-rate", 97.5, "Fail");
+  rate.min = 99;
+  auto duration = Result("request-duration", 120, "Pass");
+  duration.max = 500;
+  s.metrics = {rate, duration};
+  metrics.ObserveCanary("shop", "web", s, canary::Strategy::kCanary);
+  std::string text = metrics.Serialize();
+  CHECK_THAT(text, Contains("sluice_canary_metric_threshold{bound=\"min\",metric=\"request-success-rate\",name=\"web\",namespace=\"shop\"} 99"));
+  CHECK_THAT(text, Contains("sluice_canary_metric_threshold{bound=\"max\",metric=\"request-duration\",name=\"web\",namespace=\"shop\"} 500"));
+  CHECK(text.find("bound=\"max\",metric=\"request-success-rate\"") == std::string::npos);
+
+  duration.max.reset();  // the bound was removed from the spec
+  s.metrics = {duration};
+  metrics.ObserveCanary("shop", "web", s, canary::Strategy::kCanary);
+  text = metrics.Serialize();
+  CHECK(text.find("sluice_canary_metric_threshold{") == std::string::npos);
+}
