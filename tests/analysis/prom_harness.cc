@@ -91,23 +91,6 @@ std::string OpenMetricsBuilder::Text() const {
   return out + "# EOF\n";
 }
 
-int FreeLoopbackPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("socket failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    close(fd);
-    throw std::runtime_error("cannot bind a loopback port");
-  }
-  int port = ntohs(addr.sin_port);
-  close(fd);
-  return port;
-}
 
 bool HavePrometheus() { return Run({"sh", "-c", "command -v prometheus && command -v promtool"}).exit_code == 0; }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kube/clock.h"
+#include "tests/support/ports.h"
 #include "tests/support/process.h"
 
 namespace sluice::testing {
@@ -77,8 +78,6 @@ class PromServer {
   bool ready_ = false;
 };
 
-// A port nobody listens on now (bound and released).
-int FreeLoopbackPort();
 bool HavePrometheus();
 
 // The fixed start of all backfilled data: 2026-01-01T00:00:00Z. Data runs 30 minutes, a

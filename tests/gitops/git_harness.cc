@@ -158,13 +158,6 @@ void GitRepo::Branch(const std::string& name) { Git({"branch", name}); }
 void GitRepo::Checkout(const std::string& name) { Git({"checkout", "-q", name}); }
 std::string GitRepo::Head() const { return Git({"rev-parse", "HEAD"}); }
 
-uint16_t FreeLoopbackPort() {
-  int fd = ListenLoopback(1);
-  uint16_t port = BoundPort(fd);
-  close(fd);
-  return port;
-}
-
 GitDaemon::GitDaemon(const std::string& base_dir) : base_dir_(base_dir) {
   // Another process may take the port between our probe and the daemon's bind: try again.
   for (int attempt = 0; attempt < 5 && !process_; ++attempt) {
@@ -173,16 +166,7 @@ GitDaemon::GitDaemon(const std::string& base_dir) : base_dir_(base_dir) {
         "git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", "--port=" + std::to_string(port_),
         "--base-path=" + base_dir_, base_dir_});
     bool up = WaitFor(
-        [&] {
-          int fd = socket(AF_INET, SOCK_STREAM, 0);
-          sockaddr_in addr{};
-          addr.sin_family = AF_INET;
-          addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-          addr.sin_port = htons(port_);
-          bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-          close(fd);
-          return ok || !p->Running();
-        },
+        [&] { return LoopbackPortAccepts(port_) || !p->Running(); },
         std::chrono::seconds(5));
     if (up && p->Running()) process_ = std::move(p);
   }
@@ -293,16 +277,7 @@ SshServer::SshServer() {
     auto p = std::make_unique<BackgroundProcess>(
         std::vector<std::string>{"/usr/sbin/sshd", "-D", "-e", "-f", dir_.File("sshd_config")});
     bool up = WaitFor(
-        [&] {
-          int fd = socket(AF_INET, SOCK_STREAM, 0);
-          sockaddr_in addr{};
-          addr.sin_family = AF_INET;
-          addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-          addr.sin_port = htons(port_);
-          bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-          close(fd);
-          return ok || !p->Running();
-        },
+        [&] { return LoopbackPortAccepts(port_) || !p->Running(); },
         std::chrono::seconds(5));
     if (up && p->Running()) process_ = std::move(p);
     else if (attempt == 4) FAIL("sshd did not start: " << p->Stderr());

@@ -19,6 +19,7 @@
 #include "controller/gitops/artifact_store.h"
 #include "controller/gitops/git_repository_controller.h"
 #include "controller/gitops/receiver.h"
+#include "tests/support/ports.h"
 #include "tests/support/process.h"
 
 namespace sluice::sandbox {
@@ -56,9 +57,6 @@ class GitRepo {
   std::unique_ptr<TempDir> owned_;
   std::string path_;
 };
-
-// Finds a loopback TCP port nobody listens on right now.
-uint16_t FreeLoopbackPort();
 
 // `git daemon` exporting every repository under base_dir: git://127.0.0.1:<port>/<relative path>.
 class GitDaemon {
