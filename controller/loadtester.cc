@@ -66,13 +66,6 @@ struct Task {
   }
 };
 
-sandbox::HttpResponse Answer(int status, const std::string& text) {
-  sandbox::HttpResponse r;
-  r.status = status;
-  r.content_type = "text/plain; charset=utf-8";
-  r.body = text + "\n";
-  return r;
-}
 
 sandbox::HttpResponse AnswerJson(int status, const json& body) {
   sandbox::HttpResponse r;
@@ -146,26 +139,26 @@ struct LoadTester::Impl {
 
   sandbox::HttpResponse Handle(const sandbox::HttpRequest& req) {
     try {
-      if (req.path == "/healthz" || req.path == "/livez") return Answer(200, "ok");
+      if (req.path == "/healthz" || req.path == "/livez") return sandbox::HttpResponse::Text(200, "ok");
       if (req.path.starts_with("/gate/")) return Gate(req);
       if (req.path.starts_with("/rollback/")) return Rollback(req);
       if (req.path == "/tasks") return Tasks();
       if (req.path == "/") return StartTask(req);
-      return Answer(404, "no such endpoint " + req.path +
+      return sandbox::HttpResponse::Text(404, "no such endpoint " + req.path +
                              "; try /gate/{check,open,close,approve,halt}, /rollback/{check,open,close}, /tasks, /");
     } catch (const BadRequest& e) {
-      return Answer(400, e.what());
+      return sandbox::HttpResponse::Text(400, e.what());
     }
   }
 
   static sandbox::HttpResponse GateAnswer(const std::string& what, const std::string& key, bool open) {
-    return Answer(open ? 200 : 403, what + " " + key + (open ? " is open" : " is closed"));
+    return sandbox::HttpResponse::Text(open ? 200 : 403, what + " " + key + (open ? " is open" : " is closed"));
   }
 
   sandbox::HttpResponse Gate(const sandbox::HttpRequest& req) {
     std::string action = req.path.substr(6);
-    if (action == "approve") return Answer(200, "approved");
-    if (action == "halt") return Answer(403, "halted");
+    if (action == "approve") return sandbox::HttpResponse::Text(200, "approved");
+    if (action == "halt") return sandbox::HttpResponse::Text(403, "halted");
     json body = ParseBody(req);
     std::string key = GateKey(req, body);
     std::lock_guard lock(mu);
@@ -173,9 +166,9 @@ struct LoadTester::Impl {
     if (action == "open" || action == "close") {
       gates[key] = action == "open";
       spdlog::info("gate {} {}", key, action == "open" ? "opened" : "closed");
-      return Answer(202, "gate " + key + (action == "open" ? " opened" : " closed"));
+      return sandbox::HttpResponse::Text(202, "gate " + key + (action == "open" ? " opened" : " closed"));
     }
-    return Answer(404, "no such gate action " + action + "; try check, open, close, approve, halt");
+    return sandbox::HttpResponse::Text(404, "no such gate action " + action + "; try check, open, close, approve, halt");
   }
 
   sandbox::HttpResponse Rollback(const sandbox::HttpRequest& req) {
@@ -187,9 +180,9 @@ struct LoadTester::Impl {
     if (action == "open" || action == "close") {
       rollbacks[key] = action == "open";
       spdlog::info("rollback gate {} {}", key, action == "open" ? "opened" : "closed");
-      return Answer(202, "rollback " + key + (action == "open" ? " opened" : " closed"));
+      return sandbox::HttpResponse::Text(202, "rollback " + key + (action == "open" ? " opened" : " closed"));
     }
-    return Answer(404, "no such rollback action " + action + "; try check, open, close");
+    return sandbox::HttpResponse::Text(404, "no such rollback action " + action + "; try check, open, close");
   }
 
   sandbox::HttpResponse Tasks() {
@@ -200,7 +193,7 @@ struct LoadTester::Impl {
   }
 
   sandbox::HttpResponse StartTask(const sandbox::HttpRequest& req) {
-    if (req.method != "POST") return Answer(405, "POST the webhook payload to start a task");
+    if (req.method != "POST") return sandbox::HttpResponse::Text(405, "POST the webhook payload to start a task");
     json body = ParseBody(req);
     std::string canary = GateKey(req, body);
     if (!body.contains("metadata") || !body["metadata"].is_object())
@@ -221,7 +214,7 @@ struct LoadTester::Impl {
       std::lock_guard lock(mu);
       auto it = tasks.find(task->key);
       if (it != tasks.end() && !it->second->done) return AnswerJson(200, {{"task", task->key}, {"started", false}});
-      if (stopped) return Answer(503, "shutting down");
+      if (stopped) return sandbox::HttpResponse::Text(503, "shutting down");
       tasks[task->key] = task;
     }
     if (type == "load")

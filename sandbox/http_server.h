@@ -71,6 +71,15 @@ struct HttpResponse {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::shared_ptr<EventStream> stream;  // set: a chunked stream follows instead of body
+
+  // A one-line plain-text answer (receivers, the loadtester's gates): `text` plus a newline.
+  static HttpResponse Text(int status, const std::string& text) {
+    HttpResponse r;
+    r.status = status;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = text + "\n";
+    return r;
+  }
 };
 
 struct TlsMaterial {

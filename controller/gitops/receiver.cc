@@ -46,13 +46,6 @@ std::string Lower(std::string s) {
   return s;
 }
 
-sandbox::HttpResponse Reply(int status, const std::string& body) {
-  sandbox::HttpResponse r;
-  r.status = status;
-  r.content_type = "text/plain; charset=utf-8";
-  r.body = body + "\n";
-  return r;
-}
 
 std::string SecretToken(const json& secret) {
   auto data = secret.value("data", json::object());
@@ -175,7 +168,7 @@ std::string ReceiverController::SerializeMetrics() const {
 sandbox::HttpResponse ReceiverController::Handle(const sandbox::HttpRequest& req) {
   if (req.method != "POST") {
     CountResult("bad_request");
-    return Reply(405, "use POST");
+    return sandbox::HttpResponse::Text(405, "use POST");
   }
   std::optional<ReceiverRoute> route;
   {
@@ -185,7 +178,7 @@ sandbox::HttpResponse ReceiverController::Handle(const sandbox::HttpRequest& req
   }
   if (!route) {
     CountResult("not_found");
-    return Reply(404, "no receiver at " + req.path);
+    return sandbox::HttpResponse::Text(404, "no receiver at " + req.path);
   }
   bool valid = false;
   std::string event;
@@ -201,15 +194,15 @@ sandbox::HttpResponse ReceiverController::Handle(const sandbox::HttpRequest& req
   if (!valid) {
     CountResult("unauthorized");
     spdlog::warn("receiver {}: rejected a {} request with a bad signature or token", route->receiver, route->type);
-    return Reply(401, "signature or token does not match");
+    return sandbox::HttpResponse::Text(401, "signature or token does not match");
   }
   if (event == "ping") {
     CountResult("ignored");
-    return Reply(200, "pong");
+    return sandbox::HttpResponse::Text(200, "pong");
   }
   if (!route->events.empty() && std::find(route->events.begin(), route->events.end(), event) == route->events.end()) {
     CountResult("ignored");
-    return Reply(200, "event '" + event + "' is not in spec.events; nothing to do");
+    return sandbox::HttpResponse::Text(200, "event '" + event + "' is not in spec.events; nothing to do");
   }
   CountResult("accepted");
   size_t targets = route->targets.size();
@@ -217,7 +210,7 @@ sandbox::HttpResponse ReceiverController::Handle(const sandbox::HttpRequest& req
   asio::post(client_->executor(), [self = shared_from_this(), route = std::move(*route)]() mutable {
     asio::co_spawn(self->client_->executor(), self->Trigger(std::move(route)), asio::detached);
   });
-  return Reply(200, "reconciling " + std::to_string(targets) + " object(s)");
+  return sandbox::HttpResponse::Text(200, "reconciling " + std::to_string(targets) + " object(s)");
 }
 
 asio::awaitable<void> ReceiverController::Trigger(ReceiverRoute route) {
