@@ -1,5 +1,7 @@
-// Discovery (legacy and aggregated v2) and the openapi v3 documents kubectl's validation reads.
+// Discovery (legacy and aggregated v2) and the openapi v2 and v3 documents kubectl's validation
+// and `kubectl explain` read (v2 for kubectl up to 1.26, v3 after).
 #include "sandbox/api_server.h"
+#include "sandbox/openapi_v2.h"
 
 #include <algorithm>
 #include <functional>
@@ -8,6 +10,7 @@
 namespace sluice::sandbox {
 namespace {
 
+constexpr char kOpenApiV2Protobuf[] = "application/com.github.proto-openapi.spec.v2";
 constexpr char kAggregatedV2[] = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 constexpr char kAggregatedV2Beta1[] = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
 
@@ -169,58 +172,93 @@ HttpResponse ApiServer::DiscoveryGroupVersion(const std::string& group, const st
                          {"resources", resources}});
 }
 
+// One pass over the registry builds both documents, so v2 and v3 can never disagree.
+void ApiServer::RebuildOpenApi() {
+  openapi_docs_.clear();
+  nlohmann::json v2_paths = nlohmann::json::object();
+  nlohmann::json v2_definitions = {{kObjectMetaDefinition, ObjectMetaV2Definition()}};
+  for (const auto& [group, versions] : registry_.GroupVersions()) {
+    for (const auto& v : versions) {
+      std::string key = group.empty() ? "api/" + v : "apis/" + group + "/" + v;
+      nlohmann::json paths = nlohmann::json::object();
+      nlohmann::json schemas = nlohmann::json::object();
+      for (const auto& k : registry_.InGroupVersion(group, v)) {
+        const auto& r = k->res;
+        nlohmann::json gvk = {{"group", r.group}, {"version", r.version}, {"kind", r.kind}};
+        std::string path = "/" + key + (r.namespaced ? "/namespaces/{namespace}/" : "/") + r.resource + "/{name}";
+        nlohmann::json params = nlohmann::json::array(
+            {QueryParam("dryRun", "string", "When present, modifications are not persisted."),
+             QueryParam("fieldManager", "string", "A name associated with the actor making these changes."),
+             QueryParam("fieldValidation", "string",
+                        "How the server treats unknown or duplicate fields: Ignore, Warn or Strict."),
+             QueryParam("force", "boolean", "Force is going to \"force\" Apply requests.")});
+        nlohmann::json op = {{"description", "partially update the specified " + r.kind},
+                             {"operationId", "patch" + r.kind + "_" + r.version},
+                             {"parameters", params},
+                             {"responses", {{"200", {{"description", "OK"}}}}},
+                             {"x-kubernetes-action", "patch"},
+                             {"x-kubernetes-group-version-kind", gvk}};
+        // v2 spells parameters and responses without the v3 "schema"/"content" wrappers.
+        nlohmann::json v2_op = op;
+        for (auto& p : v2_op["parameters"]) {
+          p["type"] = p["schema"]["type"];
+          p["uniqueItems"] = true;
+          p.erase("schema");
+        }
+        if (k->custom && k->open_api_schema.is_object()) {
+          std::string name = SchemaName(*k);
+          nlohmann::json schema = PublishedCrdSchema(k->open_api_schema, false);
+          schema["x-kubernetes-group-version-kind"] = nlohmann::json::array({gvk});
+          schemas[kObjectMetaDefinition] = ObjectMetaV2Definition();
+          schemas[name] = schema;
+          op["responses"]["200"]["content"]["application/json"]["schema"] = {{"$ref", "#/components/schemas/" + name}};
+          nlohmann::json v2_schema = PublishedCrdSchema(k->open_api_schema, true);
+          v2_schema["x-kubernetes-group-version-kind"] = nlohmann::json::array({gvk});
+          v2_definitions[name] = v2_schema;
+          v2_op["responses"]["200"]["schema"] = {{"$ref", "#/definitions/" + name}};
+        }
+        nlohmann::json path_params = nlohmann::json::array(
+            {{{"name", "name"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}}});
+        if (r.namespaced)
+          path_params.push_back(
+              {{"name", "namespace"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}});
+        nlohmann::json v2_path_params = path_params;
+        for (auto& p : v2_path_params) {
+          p["type"] = "string";
+          p.erase("schema");
+        }
+        paths[path] = {{"patch", op}, {"parameters", path_params}};
+        v2_paths[path] = {{"patch", v2_op}, {"parameters", v2_path_params}};
+      }
+      nlohmann::json doc = {{"openapi", "3.0.0"},
+                            {"info", {{"title", "Kubernetes"}, {"version", "v1.32.0"}}},
+                            {"paths", paths},
+                            {"components", {{"schemas", schemas}}}};
+      openapi_docs_[key] = doc.dump();
+    }
+  }
+  nlohmann::json v2 = {{"swagger", "2.0"},
+                       {"info", {{"title", "Kubernetes"}, {"version", "v1.32.0"}}},
+                       {"paths", v2_paths},
+                       {"definitions", v2_definitions}};
+  openapi_v2_json_ = v2.dump();
+  openapi_v2_protobuf_ = EncodeOpenApiV2Protobuf(v2);
+  openapi_generation_ = registry_.generation();
+}
+
 HttpResponse ApiServer::OpenApi(const HttpRequest& req) {
   const std::string& p = req.path;
+  if (openapi_generation_ != registry_.generation()) RebuildOpenApi();
+  if (p == "/openapi/v2" || p == "/openapi/v2/") {
+    // kubectl up to 1.26 asks for protobuf; anything else gets JSON, as from kube-apiserver.
+    // kube-openapi answers it as application/octet-stream (Go's mime parser refuses the "@").
+    if (req.Header("accept").find(kOpenApiV2Protobuf) != std::string::npos)
+      return HttpResponse{200, "application/octet-stream", openapi_v2_protobuf_, {}, nullptr};
+    return HttpResponse{200, "application/json", openapi_v2_json_, {}, nullptr};
+  }
   const std::string v3 = "/openapi/v3";
   if (p.rfind(v3, 0) != 0)
-    throw kube::ApiError(404, "NotFound", "the server could not find the requested resource (openapi v2 is not served)",
-                         nlohmann::json::object());
-  if (openapi_generation_ != registry_.generation()) {
-    openapi_docs_.clear();
-    for (const auto& [group, versions] : registry_.GroupVersions()) {
-      for (const auto& v : versions) {
-        std::string key = group.empty() ? "api/" + v : "apis/" + group + "/" + v;
-        nlohmann::json paths = nlohmann::json::object();
-        nlohmann::json schemas = nlohmann::json::object();
-        for (const auto& k : registry_.InGroupVersion(group, v)) {
-          const auto& r = k->res;
-          nlohmann::json gvk = {{"group", r.group}, {"version", r.version}, {"kind", r.kind}};
-          std::string path = "/" + key + (r.namespaced ? "/namespaces/{namespace}/" : "/") + r.resource + "/{name}";
-          nlohmann::json params = nlohmann::json::array(
-              {QueryParam("dryRun", "string", "When present, modifications are not persisted."),
-               QueryParam("fieldManager", "string", "A name associated with the actor making these changes."),
-               QueryParam("fieldValidation", "string",
-                          "How the server treats unknown or duplicate fields: Ignore, Warn or Strict."),
-               QueryParam("force", "boolean", "Force is going to \"force\" Apply requests.")});
-          nlohmann::json op = {{"description", "partially update the specified " + r.kind},
-                               {"operationId", "patch" + r.kind + "_" + r.version},
-                               {"parameters", params},
-                               {"responses", {{"200", {{"description", "OK"}}}}},
-                               {"x-kubernetes-action", "patch"},
-                               {"x-kubernetes-group-version-kind", gvk}};
-          if (k->custom && k->open_api_schema.is_object()) {
-            std::string name = SchemaName(*k);
-            nlohmann::json schema = k->open_api_schema;
-            schema["x-kubernetes-group-version-kind"] = nlohmann::json::array({gvk});
-            schemas[name] = schema;
-            op["responses"]["200"]["content"]["application/json"]["schema"] = {{"$ref", "#/components/schemas/" + name}};
-          }
-          nlohmann::json path_params = nlohmann::json::array(
-              {{{"name", "name"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}}});
-          if (r.namespaced)
-            path_params.push_back(
-                {{"name", "namespace"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}});
-          paths[path] = {{"patch", op}, {"parameters", path_params}};
-        }
-        nlohmann::json doc = {{"openapi", "3.0.0"},
-                              {"info", {{"title", "Kubernetes"}, {"version", "v1.32.0"}}},
-                              {"paths", paths},
-                              {"components", {{"schemas", schemas}}}};
-        openapi_docs_[key] = doc.dump();
-      }
-    }
-    openapi_generation_ = registry_.generation();
-  }
+    throw kube::ApiError(404, "NotFound", "the server could not find the requested resource", nlohmann::json::object());
   std::string rest = p.substr(v3.size());
   while (!rest.empty() && rest.front() == '/') rest.erase(rest.begin());
   while (!rest.empty() && rest.back() == '/') rest.pop_back();

@@ -180,7 +180,7 @@ HttpResponse ApiServer::Route(const HttpRequest& req) {
     return fn();
   };
   if (seg.empty()) return read_only([&] {
-      nlohmann::json paths = {"/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3", "/readyz", "/version"};
+      nlohmann::json paths = {"/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v2", "/openapi/v3", "/readyz", "/version"};
       return api::Json(200, {{"paths", paths}});
     });
   if (seg.size() == 1 && (seg[0] == "healthz" || seg[0] == "readyz" || seg[0] == "livez"))
@@ -249,8 +249,7 @@ HttpResponse ApiServer::ServeResource(const HttpRequest& req, const std::string&
   const std::string& m = req.method;
   if (m == "GET" || m == "HEAD") {
     if (!t.name.empty()) return Get(req, t);
-    auto w = req.Query("watch");
-    if (w == "true" || w == "1") return Watch(req, t);
+    if (req.QueryBool("watch")) return Watch(req, t);
     return List(req, t);
   }
   if (m == "POST") {
@@ -378,7 +377,7 @@ HttpResponse ApiServer::Watch(const HttpRequest& req, const Target& t) {
   Filters filters = ParseFilters(req);
   std::string rv_text = req.Query("resourceVersion");
   uint64_t from = ParseRv(rv_text);
-  bool bookmarks = req.Query("allowWatchBookmarks") == "true" || req.Query("allowWatchBookmarks") == "1";
+  bool bookmarks = req.QueryBool("allowWatchBookmarks");
   auto timeout = options_.default_watch_timeout;
   if (auto ts = req.Query("timeoutSeconds"); !ts.empty()) {
     try {

@@ -80,6 +80,7 @@ class ApiServer {
   HttpResponse DiscoveryGroupVersion(const std::string& group, const std::string& version);
   HttpResponse DiscoveryGroup(const std::string& group);
   HttpResponse OpenApi(const HttpRequest& req);
+  void RebuildOpenApi();
   nlohmann::json ResourceListEntry(const KindInfo& k, const std::string& sub) const;
 
   // api_writes.cc: create, update, patch and the admission they share.
@@ -124,7 +125,8 @@ class ApiServer {
   bool collection_scheduled_ = false;
   // openapi documents by "api/v1" / "apis/g/v", rebuilt when the registry changes.
   uint64_t openapi_generation_ = 0;
-  std::map<std::string, std::string> openapi_docs_;
+  std::map<std::string, std::string> openapi_docs_;  // v3, by "apis/GROUP/VERSION"
+  std::string openapi_v2_json_, openapi_v2_protobuf_;
 };
 
 // Small helpers shared by the api_*.cc files.

@@ -326,7 +326,7 @@ HttpResponse ApiServer::Patch(const HttpRequest& req, const Target& t) {
     if (name != t.name)
       throw kube::ApiError::BadRequest("the name of the object (" + name + ") does not match the name on the URL (" +
                                        t.name + ")");
-    apimachinery::ApplyRequest ar{w.manager, r.ApiVersion(), req.Query("force") == "true", t.subresource};
+    apimachinery::ApplyRequest ar{w.manager, r.ApiVersion(), req.QueryBool("force"), t.subresource};
     if (!old) {
       CheckNamespaceWritable(t);
       json created = apimachinery::ServerSideApply(nullptr, patch, ar, lists, clock_.Now());

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <cctype>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -21,6 +22,14 @@
 #include <openssl/ssl.h>
 
 namespace sluice::sandbox {
+
+bool HttpRequest::QueryBool(const std::string& name) const {
+  auto it = query.find(name);
+  if (it == query.end()) return false;
+  std::string v;
+  for (char c : it->second) v.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  return v != "0" && v != "false";
+}
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;

@@ -33,6 +33,9 @@ struct HttpRequest {
     auto it = query.find(name);
     return it == query.end() ? std::string() : it->second;
   }
+  // A boolean query parameter as the API server reads one: absent, "0" and "false" in any
+  // case are false; anything else, "True" (Python's clients) and "" included, is true.
+  bool QueryBool(const std::string& name) const;
 };
 
 // A stream of chunks the emulator pushes and the server writes out as they come (a watch).

@@ -10,6 +10,8 @@ packages=(
   # Real parts the tests and the sandbox start: Prometheus (with promtool), curl for the
   # webhook gates, sshd and ssh-keygen for Git over ssh.
   prometheus curl openssh-server openssh-client
+  # A second real client of the API emulator: Debian's official Python client.
+  python3 python3-kubernetes
 )
 
 as_root() {
@@ -21,7 +23,17 @@ as_root apt-get update -qq
 as_root apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 
 # The real kubectl is used by the end-to-end tests. A machine image may already have a newer
-# one on PATH; otherwise Debian's kubernetes-client (1.20) is the fallback.
+# one on PATH; otherwise Debian's kubernetes-client (1.20) is the fallback. The suite is known
+# to pass with both, and where a newer one is on PATH, Debian's is unpacked beside it (not
+# installed over it) so the kubectl version test runs both (tests/e2e/kubectl_test.cc).
 if ! command -v kubectl >/dev/null 2>&1; then
   as_root apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null
+elif ! dpkg -s kubernetes-client >/dev/null 2>&1; then
+  debian_kubectl=${HOME:-/root}/.cache/sluice/kubectl-debian
+  if [ ! -x "$debian_kubectl/usr/bin/kubectl" ]; then
+    work=$(mktemp -d)
+    (cd "$work" && apt-get download -qq kubernetes-client 2>/dev/null) &&
+      mkdir -p "$debian_kubectl" && dpkg-deb -x "$work"/kubernetes-client_*.deb "$debian_kubectl"
+    rm -rf "$work"
+  fi
 fi

@@ -2,7 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <filesystem>
+
+#include <nlohmann/json.hpp>
 
 namespace sluice::testing {
 
@@ -17,7 +20,8 @@ EmulatorProcess::EmulatorProcess(const std::vector<std::string>& extra_args) {
   if (!up) FAIL("sluice emulator did not write its kubeconfig within 20 s:\n" << Logs());
 }
 
-Kubectl::Kubectl(const EmulatorProcess& emulator) : kubeconfig_(emulator.kubeconfig()) {}
+Kubectl::Kubectl(const EmulatorProcess& emulator, std::string binary)
+    : kubeconfig_(emulator.kubeconfig()), binary_(std::move(binary)) {}
 
 SluiceCrdCluster::SluiceCrdCluster(const std::string& fixture_crd_dir, const std::string& ready_delay_ms)
     : emulator_({"--crds", fixture_crd_dir, "--ready-delay", ready_delay_ms}), kubectl_(emulator_) {
@@ -31,14 +35,14 @@ std::map<std::string, std::string> Kubectl::Env() const {
 }
 
 ProcessResult Kubectl::operator()(const std::vector<std::string>& args, const std::string& stdin_text) const {
-  std::vector<std::string> argv = {"kubectl", "--request-timeout=20s"};
+  std::vector<std::string> argv = {binary_, "--request-timeout=20s"};
   argv.insert(argv.end(), args.begin(), args.end());
   return Run(argv, Env(), std::chrono::seconds(60), stdin_text);
 }
 
 std::string Kubectl::Ok(const std::vector<std::string>& args, const std::string& stdin_text) const {
   ProcessResult r = (*this)(args, stdin_text);
-  std::string cmd = "kubectl";
+  std::string cmd = binary_;
   for (const auto& a : args) cmd += " " + a;
   INFO(cmd << "\n" << r.Describe());
   REQUIRE(r.exit_code == 0);
@@ -46,7 +50,7 @@ std::string Kubectl::Ok(const std::vector<std::string>& args, const std::string&
 }
 
 std::unique_ptr<BackgroundProcess> Kubectl::Background(const std::vector<std::string>& args) const {
-  std::vector<std::string> argv = {"kubectl"};
+  std::vector<std::string> argv = {binary_};
   argv.insert(argv.end(), args.begin(), args.end());
   return std::make_unique<BackgroundProcess>(argv, Env());
 }
@@ -54,5 +58,27 @@ std::unique_ptr<BackgroundProcess> Kubectl::Background(const std::vector<std::st
 std::string TestData(const std::string& name) { return std::string(SLUICE_SOURCE_DIR) + "/tests/e2e/testdata/" + name; }
 
 bool HaveKubectl() { return Run({"sh", "-c", "command -v kubectl"}).exit_code == 0; }
+
+std::string KubectlVersion(const std::string& binary) {
+  ProcessResult r = Run({binary, "version", "--client", "-o", "json"});
+  try {
+    return nlohmann::json::parse(r.out)["clientVersion"]["gitVersion"].get<std::string>();
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
+std::vector<std::string> KubectlBinaries() {
+  std::vector<std::string> out;
+  if (HaveKubectl()) out.push_back("kubectl");
+  std::string debian;
+  if (const char* env = std::getenv("SLUICE_KUBECTL_DEBIAN"); env && *env) debian = env;
+  else if (const char* home = std::getenv("HOME"); home && *home)
+    debian = std::string(home) + "/.cache/sluice/kubectl-debian/usr/bin/kubectl";
+  if (!debian.empty() && std::filesystem::exists(debian) &&
+      (out.empty() || KubectlVersion(debian) != KubectlVersion("kubectl")))
+    out.push_back(debian);
+  return out;
+}
 
 }  // namespace sluice::testing

@@ -27,7 +27,8 @@ class EmulatorProcess {
 // kubectl with its own discovery cache (kubectl caches discovery for hours per host:port).
 class Kubectl {
  public:
-  explicit Kubectl(const EmulatorProcess& emulator);
+  // `binary` is "kubectl" from PATH unless a test runs one of KubectlBinaries().
+  explicit Kubectl(const EmulatorProcess& emulator, std::string binary = "kubectl");
   explicit Kubectl(std::string kubeconfig);
   ProcessResult operator()(const std::vector<std::string>& args, const std::string& stdin_text = "") const;
   // Runs and requires exit 0; returns stdout.
@@ -37,6 +38,7 @@ class Kubectl {
 
  private:
   std::string kubeconfig_;
+  std::string binary_ = "kubectl";
   TempDir cache_;
 };
 
@@ -55,5 +57,11 @@ class SluiceCrdCluster {
 
 std::string TestData(const std::string& name);  // path of tests/e2e/testdata/<name>
 bool HaveKubectl();
+// Every kubectl the suite should be known to work with on this machine: the one on PATH, and
+// Debian 12's kubernetes-client (1.20) where scripts/install-deps.sh unpacked it beside a newer
+// one ($SLUICE_KUBECTL_DEBIAN, else ~/.cache/sluice/kubectl-debian/usr/bin/kubectl).
+std::vector<std::string> KubectlBinaries();
+// "v1.20.2": the client's own GitVersion.
+std::string KubectlVersion(const std::string& binary);
 
 }  // namespace sluice::testing
