@@ -77,9 +77,15 @@ Message NamedAny(const std::string& name, const json& v) {
   return m;
 }
 
-void Strings(Message& m, int field, const json& v, const std::string& path) {
+// Calls encode(element, its path) for each element of the array `v`.
+template <typename Encode>
+void EachElement(const json& v, const std::string& path, Encode encode) {
   for (size_t i = 0; i < Expect(v, json::value_t::array, path).size(); ++i)
-    m.Bytes(field, Text(v[i], path + "[" + std::to_string(i) + "]"));
+    encode(v[i], path + "[" + std::to_string(i) + "]");
+}
+
+void Strings(Message& m, int field, const json& v, const std::string& path) {
+  EachElement(v, path, [&](const json& e, const std::string& at) { m.Bytes(field, Text(e, at)); });
 }
 
 Message ExternalDocs(const json& v, const std::string& path) {
@@ -140,9 +146,7 @@ void SchemaKey(Message& m, const std::string& k, const json& x, const std::strin
     return m.Sub(23, items);
   }
   if (k == "allOf") {
-    for (size_t i = 0; i < Expect(x, json::value_t::array, at).size(); ++i)
-      m.Sub(24, Schema(x[i], at + "[" + std::to_string(i) + "]"));
-    return;
+    return EachElement(x, at, [&](const json& e, const std::string& e_at) { m.Sub(24, Schema(e, e_at)); });
   }
   if (k == "properties") {
     Message props;
@@ -227,8 +231,7 @@ Message Parameter(const json& p, const std::string& path) {
 }
 
 void Parameters(Message& m, int field, const json& v, const std::string& path) {
-  for (size_t i = 0; i < Expect(v, json::value_t::array, path).size(); ++i)
-    m.Sub(field, Parameter(v[i], path + "[" + std::to_string(i) + "]"));
+  EachElement(v, path, [&](const json& e, const std::string& at) { m.Sub(field, Parameter(e, at)); });
 }
 
 Message Responses(const json& v, const std::string& path) {
