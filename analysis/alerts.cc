@@ -4,8 +4,9 @@
 
 #include <stdexcept>
 
-#include "kube/base64.h"
-#include "kube/clock.h"
+#include "core/base64.h"
+#include "core/clock.h"
+#include "core/json_fields.h"
 
 namespace sluice::analysis {
 
@@ -27,17 +28,10 @@ bool SeverityAdmits(const std::string& wanted, const std::string& alert) {
 
 namespace {
 
-std::string Str(const json& obj, const char* key) {
-  return obj.is_object() && obj.contains(key) && obj[key].is_string() ? obj[key].get<std::string>() : "";
-}
-
-const json& Sub(const json& obj, const char* key) {
-  static const json empty = json::object();
-  return obj.is_object() && obj.contains(key) && obj[key].is_object() ? obj[key] : empty;
-}
+using core::Str;
 
 // The state machine's alerts carry a message; a reason is derived when it has none.
-std::string ReasonFor(const controller::Alert& alert) {
+std::string ReasonFor(const analysis::Alert& alert) {
   if (!alert.reason.empty()) return alert.reason;
   if (alert.severity == "error") return "RolloutFailed";
   if (alert.severity == "warn") return "Warning";
@@ -68,21 +62,21 @@ json Facts(const AlertContent& c) {
 
 }  // namespace
 
-AlertContent MakeAlertContent(const json& canary, const controller::Alert& alert, const json& provider_spec) {
+AlertContent MakeAlertContent(const json& canary, const analysis::Alert& alert, const json& provider_spec) {
   AlertContent c;
-  const json& meta = Sub(canary, "metadata");
+  const json& meta = core::Object(canary, "metadata");
   c.canary = Str(meta, "name");
   c.ns = Str(meta, "namespace");
   c.severity = alert.severity.empty() ? "info" : alert.severity;
   c.reason = ReasonFor(alert);
   c.title = c.canary + "." + c.ns + ": " + c.reason;
   c.message = alert.message;
-  c.revision = Str(Sub(canary, "status"), "lastAppliedSpec");
+  c.revision = Str(core::Object(canary, "status"), "lastAppliedSpec");
   c.channel = Str(provider_spec, "channel");
   c.username = Str(provider_spec, "username");
   if (c.username.empty()) c.username = "sluice";
-  auto now = kube::SystemClock::Instance().Now();
-  c.timestamp = kube::FormatTime(now);
+  auto now = core::SystemClock::Instance().Now();
+  c.timestamp = core::FormatTime(now);
   c.epoch_seconds = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   return c;
 }
@@ -154,9 +148,9 @@ json AlertPayload(const std::string& type, const AlertContent& c) {
 
 AlertDispatcher::AlertDispatcher(AlertOptions options) : options_(std::move(options)) {}
 
-asio::awaitable<void> AlertDispatcher::Send(const json& canary, const controller::Alert& alert,
-                                            const controller::ObjectLookup& lookup) {
-  const json& analysis = Sub(Sub(canary, "spec"), "analysis");
+asio::awaitable<void> AlertDispatcher::Send(const json& canary, const analysis::Alert& alert,
+                                            const analysis::ObjectLookup& lookup) {
+  const json& analysis = core::Object(core::Object(canary, "spec"), "analysis");
   if (!analysis.contains("alerts") || !analysis["alerts"].is_array()) co_return;
   const json& entries = analysis["alerts"];
   for (size_t i = 0; i < entries.size(); i++) {
@@ -165,9 +159,9 @@ asio::awaitable<void> AlertDispatcher::Send(const json& canary, const controller
   }
 }
 
-asio::awaitable<void> AlertDispatcher::SendOne(const json& canary, const controller::Alert& alert, const json& entry,
-                                               size_t index, const controller::ObjectLookup& lookup) {
-  const json& meta = Sub(canary, "metadata");
+asio::awaitable<void> AlertDispatcher::SendOne(const json& canary, const analysis::Alert& alert, const json& entry,
+                                               size_t index, const analysis::ObjectLookup& lookup) {
+  const json& meta = core::Object(canary, "metadata");
   std::string who = Str(meta, "namespace") + "/" + Str(meta, "name");
   std::string field = "spec.analysis.alerts[" + std::to_string(index) + "]";
   // Failures are reported, counted and swallowed: an alert must never hold the rollout.
@@ -185,7 +179,7 @@ asio::awaitable<void> AlertDispatcher::SendOne(const json& canary, const control
     co_return;
   }
   if (!SeverityAdmits(wanted, alert.severity)) co_return;
-  const json& ref = Sub(entry, "providerRef");
+  const json& ref = core::Object(entry, "providerRef");
   std::string provider_name = Str(ref, "name");
   std::string provider_ns = Str(ref, "namespace");
   if (provider_ns.empty()) provider_ns = Str(meta, "namespace");
@@ -199,7 +193,7 @@ asio::awaitable<void> AlertDispatcher::SendOne(const json& canary, const control
     fail(provider_id + " not found");
     co_return;
   }
-  const json& spec = Sub(*provider, "spec");
+  const json& spec = core::Object(*provider, "spec");
   if (!SeverityAdmits(Str(spec, "severity"), alert.severity)) co_return;
   if (!Str(spec, "proxy").empty()) {
     fail(provider_id + ": spec.proxy is not supported; reach the address directly");
@@ -207,14 +201,14 @@ asio::awaitable<void> AlertDispatcher::SendOne(const json& canary, const control
   }
   std::string address = Str(spec, "address");
   if (address.empty()) {
-    std::string secret_name = Str(Sub(spec, "secretRef"), "name");
+    std::string secret_name = Str(core::Object(spec, "secretRef"), "name");
     if (secret_name.empty()) {
       fail(provider_id + ": spec.address or spec.secretRef.name is required");
       co_return;
     }
     kube::ObjectPtr secret = lookup("Secret", provider_ns, secret_name);
-    std::string encoded = secret ? Str(Sub(*secret, "data"), "address") : "";
-    auto decoded = kube::Base64Decode(encoded);
+    std::string encoded = secret ? Str(core::Object(*secret, "data"), "address") : "";
+    auto decoded = core::Base64Decode(encoded);
     if (!secret || encoded.empty() || !decoded) {
       fail(provider_id + ": Secret " + provider_ns + "/" + secret_name +
            (secret ? " has no base64 key `address`" : " not found"));

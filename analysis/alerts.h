@@ -13,7 +13,7 @@
 #include <string>
 
 #include "analysis/webhooks.h"
-#include "controller/analysis_runner.h"
+#include "analysis/runner.h"
 
 namespace sluice::analysis {
 
@@ -37,7 +37,7 @@ struct AlertContent {
   int64_t epoch_seconds = 0;
 };
 
-AlertContent MakeAlertContent(const nlohmann::json& canary, const controller::Alert& alert,
+AlertContent MakeAlertContent(const nlohmann::json& canary, const analysis::Alert& alert,
                               const nlohmann::json& provider_spec);
 
 nlohmann::json SlackPayload(const AlertContent& c);
@@ -57,17 +57,17 @@ struct AlertStats {
   std::atomic<uint64_t> failed{0};  // bad provider, missing Secret, transport or non-2xx
 };
 
-class AlertDispatcher final : public controller::AlertSender {
+class AlertDispatcher final : public analysis::AlertSender {
  public:
   explicit AlertDispatcher(AlertOptions options = {});
-  boost::asio::awaitable<void> Send(const nlohmann::json& canary, const controller::Alert& alert,
-                                    const controller::ObjectLookup& lookup) override;
+  boost::asio::awaitable<void> Send(const nlohmann::json& canary, const analysis::Alert& alert,
+                                    const analysis::ObjectLookup& lookup) override;
   const AlertStats& stats() const { return stats_; }
 
  private:
-  boost::asio::awaitable<void> SendOne(const nlohmann::json& canary, const controller::Alert& alert,
+  boost::asio::awaitable<void> SendOne(const nlohmann::json& canary, const analysis::Alert& alert,
                                        const nlohmann::json& entry, size_t index,
-                                       const controller::ObjectLookup& lookup);
+                                       const analysis::ObjectLookup& lookup);
 
   AlertOptions options_;
   JsonPoster poster_;

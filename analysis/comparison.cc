@@ -71,11 +71,11 @@ JudgeOptions ParseCompareSpec(const nlohmann::json& compare, const std::string& 
   return options;
 }
 
-boost::asio::awaitable<canary::MetricResult> CompareCanary(MetricProvider& provider, std::string name,
+boost::asio::awaitable<api::MetricResult> CompareCanary(MetricProvider& provider, std::string name,
                                                            std::string canary_query, std::string primary_query,
-                                                           kube::TimePoint end, std::chrono::milliseconds window,
+                                                           core::TimePoint end, std::chrono::milliseconds window,
                                                            std::chrono::milliseconds step, JudgeOptions options) {
-  canary::MetricResult result;
+  api::MetricResult result;
   result.name = name;
   result.time = end;
   if (window <= std::chrono::milliseconds::zero() || step <= std::chrono::milliseconds::zero()) {
@@ -84,7 +84,7 @@ boost::asio::awaitable<canary::MetricResult> CompareCanary(MetricProvider& provi
                      "ms) and step (" + std::to_string(step.count()) + "ms) must be positive";
     co_return result;
   }
-  const kube::TimePoint start = end - window;
+  const core::TimePoint start = end - window;
   std::vector<Sample> canary_samples;
   std::vector<Sample> primary_samples;
   std::string side = "canary";

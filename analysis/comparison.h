@@ -11,8 +11,8 @@
 
 #include "analysis/judge.h"
 #include "analysis/metric_provider.h"
-#include "controller/canary/types.h"
-#include "kube/clock.h"
+#include "api/canary_types.h"
+#include "core/clock.h"
 
 namespace sluice::analysis {
 
@@ -46,9 +46,9 @@ CompareSampling SamplingForInterval(std::chrono::milliseconds interval, int samp
 // that is not positive is verdict "Error" without querying.
 // `step` should be at least the scrape interval and the query's rate window: see
 // SamplingForInterval.
-boost::asio::awaitable<canary::MetricResult> CompareCanary(MetricProvider& provider, std::string name,
+boost::asio::awaitable<api::MetricResult> CompareCanary(MetricProvider& provider, std::string name,
                                                            std::string canary_query, std::string primary_query,
-                                                           kube::TimePoint end, std::chrono::milliseconds window,
+                                                           core::TimePoint end, std::chrono::milliseconds window,
                                                            std::chrono::milliseconds step, JudgeOptions options);
 
 }  // namespace sluice::analysis

@@ -9,7 +9,8 @@
 #include "analysis/builtin_metrics.h"
 #include "analysis/comparison.h"
 #include "analysis/query_template.h"
-#include "controller/canary/spec.h"
+#include "api/canary_spec.h"
+#include "core/duration.h"
 
 namespace sluice::analysis {
 namespace {
@@ -47,7 +48,7 @@ PrometheusOptions DefaultProvider(const MetricCheckerOptions& options, const std
   return p;
 }
 
-ResolvedMetric FromTemplate(const json& canary, const json& ref, const controller::ObjectLookup& lookup,
+ResolvedMetric FromTemplate(const json& canary, const json& ref, const analysis::ObjectLookup& lookup,
                             const MetricCheckerOptions& options, const std::string& where) {
   if (!ref.is_object()) throw std::invalid_argument(where + ".templateRef must be an object with a name");
   std::string name = StringField(ref, "name", where + ".templateRef");
@@ -79,7 +80,7 @@ ResolvedMetric FromTemplate(const json& canary, const json& ref, const controlle
   return r;
 }
 
-ResolvedMetric Resolve(const json& canary, const json& metric, const controller::ObjectLookup& lookup,
+ResolvedMetric Resolve(const json& canary, const json& metric, const analysis::ObjectLookup& lookup,
                        const MetricCheckerOptions& controller_options, const std::string& where) {
   // spec.metricsServer (as the peers call it) overrides the controller's --prometheus-address
   // for this Canary's builtin and inline queries and for templates without an address.
@@ -135,7 +136,7 @@ void ValidateThreshold(const json& metric, const std::string& where) {
 
 std::chrono::milliseconds MetricInterval(const json& metric) {
   if (!metric.contains("interval") || !metric["interval"].is_string()) return kDefaultInterval;
-  auto parsed = canary::ParseDuration(metric["interval"].get<std::string>());
+  auto parsed = core::ParseDuration(metric["interval"].get<std::string>());
   return parsed && parsed->count() > 0 ? *parsed : kDefaultInterval;
 }
 
@@ -150,7 +151,7 @@ const json* MetricList(const json& canary) {
   return &*metrics;
 }
 
-canary::MetricResult ErrorResult(canary::MetricResult r, const std::string& message) {
+api::MetricResult ErrorResult(api::MetricResult r, const std::string& message) {
   r.value.reset();
   r.verdict = "Error";
   r.message = message;
@@ -166,7 +167,7 @@ std::string FormatValue(double value) {
   return buf;
 }
 
-void ApplyThreshold(const json& threshold_range, std::optional<double> value, canary::MetricResult& result) {
+void ApplyThreshold(const json& threshold_range, std::optional<double> value, api::MetricResult& result) {
   result.value = value;
   std::optional<double> min, max;
   if (threshold_range.is_object()) {
@@ -223,10 +224,10 @@ std::shared_ptr<MetricProvider> PrometheusMetricChecker::ProviderFor(const Prome
   return provider;
 }
 
-asio::awaitable<void> PrometheusMetricChecker::Check(const json& canary, const canary::CanaryStatus& status,
-                                                     const controller::ObjectLookup& lookup,
-                                                     canary::AnalysisOutcome& outcome) {
-  kube::TimePoint now = options_.clock->Now();
+asio::awaitable<void> PrometheusMetricChecker::Check(const json& canary, const api::CanaryStatus& status,
+                                                     const analysis::ObjectLookup& lookup,
+                                                     analysis::AnalysisOutcome& outcome) {
+  core::TimePoint now = options_.clock->Now();
   size_t first = outcome.metrics.size();
   auto check = CheckAt(canary, lookup, now, outcome);
   co_await std::move(check);
@@ -236,15 +237,15 @@ asio::awaitable<void> PrometheusMetricChecker::Check(const json& canary, const c
 // The judge needs samples of the canary's own traffic over its whole window: until the
 // rollout is that old, "no data" from a comparison is expected, so it is shown in status but
 // not counted as a failed check (otherwise a short threshold rolls back every new canary).
-void PrometheusMetricChecker::ExcuseWarmingComparisons(const json& canary, const canary::CanaryStatus& status,
-                                                       kube::TimePoint now, size_t first,
-                                                       canary::AnalysisOutcome& outcome) {
+void PrometheusMetricChecker::ExcuseWarmingComparisons(const json& canary, const api::CanaryStatus& status,
+                                                       core::TimePoint now, size_t first,
+                                                       analysis::AnalysisOutcome& outcome) {
   const json* metrics = MetricList(canary);
   if (!metrics) return;
   auto age = now - status.last_transition;
   outcome.check_failure.reset();
   for (size_t i = first; i < outcome.metrics.size(); ++i) {
-    canary::MetricResult& result = outcome.metrics[i];
+    api::MetricResult& result = outcome.metrics[i];
     size_t index = i - first;
     const json* metric = index < metrics->size() ? &(*metrics)[index] : nullptr;
     bool compare = metric && metric->is_object() && metric->contains("compare");
@@ -262,23 +263,23 @@ void PrometheusMetricChecker::ExcuseWarmingComparisons(const json& canary, const
   }
 }
 
-asio::awaitable<void> PrometheusMetricChecker::CheckAt(const json& canary, const controller::ObjectLookup& lookup,
-                                                       kube::TimePoint at, canary::AnalysisOutcome& outcome) {
+asio::awaitable<void> PrometheusMetricChecker::CheckAt(const json& canary, const analysis::ObjectLookup& lookup,
+                                                       core::TimePoint at, analysis::AnalysisOutcome& outcome) {
   const json* metrics = MetricList(canary);
   size_t count = metrics ? metrics->size() : 0;
   for (size_t i = 0; i < count; ++i) {
     auto eval = Evaluate(canary, i, lookup, at);
-    canary::MetricResult result = co_await std::move(eval);
+    api::MetricResult result = co_await std::move(eval);
     if (result.verdict != "Pass" && !outcome.check_failure)
       outcome.check_failure = "metric " + result.name + ": " + result.message;
     outcome.metrics.push_back(std::move(result));
   }
 }
 
-asio::awaitable<canary::MetricResult> PrometheusMetricChecker::Evaluate(const json& canary, size_t index,
-                                                                        const controller::ObjectLookup& lookup,
-                                                                        kube::TimePoint at) {
-  canary::MetricResult result;
+asio::awaitable<api::MetricResult> PrometheusMetricChecker::Evaluate(const json& canary, size_t index,
+                                                                        const analysis::ObjectLookup& lookup,
+                                                                        core::TimePoint at) {
+  api::MetricResult result;
   result.time = at;
   const json* metrics = MetricList(canary);
   std::string where = "Canary " + CanaryName(canary) + " spec.analysis.metrics[" + std::to_string(index) + "]";
@@ -317,7 +318,7 @@ asio::awaitable<canary::MetricResult> PrometheusMetricChecker::Evaluate(const js
     std::string name = result.name;
     try {
       auto judged = CompareCanary(*provider, name, query, primary_query, at, window, step, judge);
-      canary::MetricResult r = co_await std::move(judged);
+      api::MetricResult r = co_await std::move(judged);
       co_return r;
     } catch (const std::exception& e) {
       result.message = e.what();

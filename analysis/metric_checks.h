@@ -17,47 +17,47 @@
 
 #include "analysis/metric_provider.h"
 #include "analysis/prometheus.h"
-#include "controller/analysis_runner.h"
-#include "kube/clock.h"
+#include "analysis/runner.h"
+#include "core/clock.h"
 
 namespace sluice::analysis {
 
 struct MetricCheckerOptions {
   std::string default_address;  // --prometheus-address: for builtins, inline queries and templates without one
   std::chrono::milliseconds query_timeout{10000};
-  const kube::Clock* clock = &kube::SystemClock::Instance();
+  const core::Clock* clock = &core::SystemClock::Instance();
   size_t max_cached_providers = 64;
 };
 
 // Makes the provider for one address and set of credentials; may throw MetricError.
 using ProviderFactory = std::function<std::shared_ptr<MetricProvider>(const PrometheusOptions&)>;
 
-class PrometheusMetricChecker final : public controller::MetricChecker {
+class PrometheusMetricChecker final : public analysis::MetricChecker {
  public:
   // Providers talk through transports on `executor` (the controller's io executor).
   static std::shared_ptr<PrometheusMetricChecker> Create(boost::asio::any_io_executor executor,
                                                          MetricCheckerOptions options);
   PrometheusMetricChecker(MetricCheckerOptions options, ProviderFactory factory);
 
-  boost::asio::awaitable<void> Check(const nlohmann::json& canary, const canary::CanaryStatus& status,
-                                     const controller::ObjectLookup& lookup, canary::AnalysisOutcome& outcome) override;
+  boost::asio::awaitable<void> Check(const nlohmann::json& canary, const api::CanaryStatus& status,
+                                     const analysis::ObjectLookup& lookup, analysis::AnalysisOutcome& outcome) override;
 
   // Every metric evaluated as of `at`: results appended to outcome.metrics, check_failure set
   // for the first that does not pass.
-  boost::asio::awaitable<void> CheckAt(const nlohmann::json& canary, const controller::ObjectLookup& lookup,
-                                       kube::TimePoint at, canary::AnalysisOutcome& outcome);
+  boost::asio::awaitable<void> CheckAt(const nlohmann::json& canary, const analysis::ObjectLookup& lookup,
+                                       core::TimePoint at, analysis::AnalysisOutcome& outcome);
 
   // One metric (spec.analysis.metrics[index]); never throws: bad input and provider errors
   // are verdict Error with the cause in the message.
-  boost::asio::awaitable<canary::MetricResult> Evaluate(const nlohmann::json& canary, size_t index,
-                                                        const controller::ObjectLookup& lookup, kube::TimePoint at);
+  boost::asio::awaitable<api::MetricResult> Evaluate(const nlohmann::json& canary, size_t index,
+                                                        const analysis::ObjectLookup& lookup, core::TimePoint at);
 
   size_t cached_providers() const { return providers_.size(); }
 
  private:
   std::shared_ptr<MetricProvider> ProviderFor(const PrometheusOptions& options);
-  void ExcuseWarmingComparisons(const nlohmann::json& canary, const canary::CanaryStatus& status, kube::TimePoint now,
-                                size_t first, canary::AnalysisOutcome& outcome);
+  void ExcuseWarmingComparisons(const nlohmann::json& canary, const api::CanaryStatus& status, core::TimePoint now,
+                                size_t first, analysis::AnalysisOutcome& outcome);
 
   MetricCheckerOptions options_;
   ProviderFactory factory_;
@@ -67,7 +67,7 @@ class PrometheusMetricChecker final : public controller::MetricChecker {
 
 // The value held against thresholdRange {min, max} (either may be absent). nullopt value is
 // NoData. Sets verdict (Pass, Fail, NoData) and message on `result`.
-void ApplyThreshold(const nlohmann::json& threshold_range, std::optional<double> value, canary::MetricResult& result);
+void ApplyThreshold(const nlohmann::json& threshold_range, std::optional<double> value, api::MetricResult& result);
 
 // A number as status and tables show it: up to 6 significant digits ("99.5", "0.000123").
 std::string FormatValue(double value);

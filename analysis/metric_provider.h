@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "kube/clock.h"
+#include "core/clock.h"
 
 namespace sluice::analysis {
 
@@ -29,7 +29,7 @@ class MetricError : public std::runtime_error {
 };
 
 struct Sample {
-  kube::TimePoint time{};
+  core::TimePoint time{};
   double value = 0;
 };
 
@@ -38,11 +38,11 @@ class MetricProvider {
   virtual ~MetricProvider() = default;
   // One number at `at` (instant query). nullopt is "no data": an empty result or NaN, a state
   // of its own that never passes a check. Throws MetricError.
-  virtual boost::asio::awaitable<std::optional<double>> QueryScalar(std::string query, kube::TimePoint at) = 0;
+  virtual boost::asio::awaitable<std::optional<double>> QueryScalar(std::string query, core::TimePoint at) = 0;
   // The samples of a single series from `start` to `end` every `step` (range query); empty
   // when there is no data. More than one series is a MetricError. Throws MetricError.
-  virtual boost::asio::awaitable<std::vector<Sample>> QueryRange(std::string query, kube::TimePoint start,
-                                                                 kube::TimePoint end,
+  virtual boost::asio::awaitable<std::vector<Sample>> QueryRange(std::string query, core::TimePoint start,
+                                                                 core::TimePoint end,
                                                                  std::chrono::milliseconds step) = 0;
 };
 

@@ -8,9 +8,8 @@
 #include <cstdlib>
 #include <stdexcept>
 
-#include "kube/base64.h"
-#include "kube/config.h"
-#include "kube/http_transport.h"
+#include "core/base64.h"
+#include "net/http_client.h"
 
 namespace sluice::analysis {
 namespace {
@@ -46,7 +45,7 @@ std::string UrlEncode(const std::string& text) {
 }
 
 // Unix seconds with milliseconds, as the API takes them.
-std::string UnixSeconds(kube::TimePoint t) {
+std::string UnixSeconds(core::TimePoint t) {
   long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
   char buf[48];
   std::snprintf(buf, sizeof buf, "%lld.%03lld", ms / 1000, ms % 1000);
@@ -97,7 +96,7 @@ Sample DecodePoint(const std::string& query, const json& point) {
   if (text.empty() || end != text.c_str() + text.size())
     throw MetricError(Quoted(query) + ": the sample value \"" + text + "\" is not a number", false);
   auto ms = static_cast<long long>(std::llround(point[0].get<double>() * 1000.0));
-  return Sample{kube::TimePoint{} + std::chrono::milliseconds(ms), value};
+  return Sample{core::TimePoint{} + std::chrono::milliseconds(ms), value};
 }
 
 std::string SeriesList(const json& result) {
@@ -115,30 +114,31 @@ std::string TooManySeries(const std::string& query, const json& result) {
 class PrometheusProvider final : public MetricProvider {
  public:
   PrometheusProvider(asio::any_io_executor ex, const PrometheusOptions& options) : options_(options) {
-    kube::RestConfig config;
+    net::ClientConfig config;
     config.server = options.address;
-    config.token = options.bearer_token;
-    config.username = options.username;
-    config.password = options.password;
-    config.ca_data = options.ca_pem;
-    config.insecure_skip_tls_verify = options.insecure_skip_verify;
-    config.context_name = "prometheus " + options.address;
-    kube::TransportOptions to;
+    config.tls.ca_data = options.ca_pem;
+    config.tls.insecure_skip_verify = options.insecure_skip_verify;
+    config.tls.source = "Prometheus " + options.address;
+    config.credentials = net::StaticCredentials(
+        !options.bearer_token.empty() ? net::BearerAuthorization(options.bearer_token)
+        : !options.username.empty()   ? net::BasicAuthorization(options.username, options.password)
+                                      : "");
+    net::ClientOptions to;
     to.connect_timeout = options.timeout;
     to.max_response_bytes = options.max_response_bytes;
     try {
-      transport_ = kube::MakeHttpTransport(std::move(ex), config, to);
+      transport_ = net::MakeHttpClient(std::move(ex), std::move(config), to);
     } catch (const std::exception& e) {
       throw MetricError("Prometheus at " + options.address + ": " + e.what(), false);
     }
     for (const auto& [k, v] : options.headers) headers_.emplace_back(k, v);
   }
 
-  asio::awaitable<std::optional<double>> QueryScalar(std::string query, kube::TimePoint at) override {
+  asio::awaitable<std::optional<double>> QueryScalar(std::string query, core::TimePoint at) override {
     std::string target = "/api/v1/query?query=" + UrlEncode(query) + "&time=" + UnixSeconds(at) + "&timeout=" +
                          SecondsText(options_.timeout);
     auto call = Call(query, target);
-    kube::HttpResponse res = co_await std::move(call);
+    net::ClientResponse res = co_await std::move(call);
     try {
       co_return DecodeInstantResponse(query, res.status, res.body);
     } catch (const MetricError& e) {
@@ -146,14 +146,14 @@ class PrometheusProvider final : public MetricProvider {
     }
   }
 
-  asio::awaitable<std::vector<Sample>> QueryRange(std::string query, kube::TimePoint start, kube::TimePoint end,
+  asio::awaitable<std::vector<Sample>> QueryRange(std::string query, core::TimePoint start, core::TimePoint end,
                                                   std::chrono::milliseconds step) override {
     if (step.count() <= 0) throw MetricError(Where() + Quoted(query) + ": the range step must be positive", false);
     std::string target = "/api/v1/query_range?query=" + UrlEncode(query) + "&start=" + UnixSeconds(start) +
                          "&end=" + UnixSeconds(end) + "&step=" + SecondsText(step) +
                          "&timeout=" + SecondsText(options_.timeout);
     auto call = Call(query, target);
-    kube::HttpResponse res = co_await std::move(call);
+    net::ClientResponse res = co_await std::move(call);
     try {
       co_return DecodeRangeResponse(query, res.status, res.body);
     } catch (const MetricError& e) {
@@ -164,8 +164,8 @@ class PrometheusProvider final : public MetricProvider {
  private:
   std::string Where() const { return "Prometheus at " + options_.address + ": "; }
 
-  asio::awaitable<kube::HttpResponse> Call(const std::string& query, std::string target) {
-    kube::HttpRequest req;
+  asio::awaitable<net::ClientResponse> Call(const std::string& query, std::string target) {
+    net::ClientRequest req;
     req.method = "GET";
     req.target = std::move(target);
     req.headers = headers_;
@@ -173,7 +173,7 @@ class PrometheusProvider final : public MetricProvider {
     try {
       auto send = transport_->Send(req, timeout);
       co_return co_await std::move(send);
-    } catch (const kube::ApiError& e) {
+    } catch (const core::ApiError& e) {
       // An answer too big to hold will be as big next time; the network may come back.
       bool retryable = e.reason() != "ResponseTooLarge";
       throw MetricError(Where() + Quoted(query) + ": " + e.what(), retryable);
@@ -181,14 +181,14 @@ class PrometheusProvider final : public MetricProvider {
   }
 
   PrometheusOptions options_;
-  std::shared_ptr<kube::HttpTransport> transport_;
+  std::shared_ptr<net::HttpClient> transport_;
   std::vector<std::pair<std::string, std::string>> headers_;
 };
 
 std::string SecretValue(const json& secret, const std::string& key, const std::string& where) {
   const json* data = secret.contains("data") && secret["data"].is_object() ? &secret["data"] : nullptr;
   if (data && data->contains(key) && (*data)[key].is_string()) {
-    auto decoded = kube::Base64Decode((*data)[key].get<std::string>());
+    auto decoded = core::Base64Decode((*data)[key].get<std::string>());
     if (!decoded) throw std::invalid_argument(where + ": data." + key + " is not valid base64");
     return *decoded;
   }

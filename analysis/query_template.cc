@@ -6,7 +6,8 @@
 #include <optional>
 #include <string_view>
 
-#include "controller/canary/spec.h"
+#include "api/canary_spec.h"
+#include "core/duration.h"
 
 namespace sluice::analysis {
 namespace {
@@ -129,7 +130,7 @@ TemplateContext ContextForMetric(const nlohmann::json& canary, const nlohmann::j
   std::string metric_name = metric.value("name", "");
   if (metric.contains("interval")) {
     const auto& iv = metric["interval"];
-    auto parsed = iv.is_string() ? canary::ParseDuration(iv.get<std::string>()) : std::nullopt;
+    auto parsed = iv.is_string() ? core::ParseDuration(iv.get<std::string>()) : std::nullopt;
     if (!parsed || parsed->count() <= 0)
       throw TemplateError("metric \"" + metric_name + "\": interval " + iv.dump() +
                           " is not a duration such as 30s, 1m or 1m30s");

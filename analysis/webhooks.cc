@@ -1,5 +1,7 @@
 #include "analysis/webhooks.h"
 
+#include "core/duration.h"
+
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -10,7 +12,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "kube/clock.h"
+#include "core/clock.h"
 
 namespace sluice::analysis {
 
@@ -52,28 +54,14 @@ std::string PostResult::Describe() const {
   return out;
 }
 
-std::pair<std::string, std::string> SplitUrl(const std::string& url) {
-  size_t scheme_end = url.find("://");
-  std::string scheme = scheme_end == std::string::npos ? "" : url.substr(0, scheme_end);
-  if (scheme != "http" && scheme != "https")
-    throw std::invalid_argument("\"" + url + "\" is not an http:// or https:// URL");
-  size_t path = url.find_first_of("/?#", scheme_end + 3);
-  std::string origin = url.substr(0, path);
-  if (origin.size() == scheme_end + 3) throw std::invalid_argument("\"" + url + "\" has no host");
-  std::string target = path == std::string::npos ? "/" : url.substr(path);
-  if (auto hash = target.find('#'); hash != std::string::npos) target.erase(hash);
-  if (target.empty() || target[0] != '/') target = "/" + target;
-  return {origin, target};
-}
-
-JsonPoster::JsonPoster(kube::TransportOptions transport) : options_(std::move(transport)) {}
+JsonPoster::JsonPoster(net::ClientOptions transport) : options_(std::move(transport)) {}
 
 asio::awaitable<PostResult> JsonPoster::Post(const std::string& url, const json& body,
                                              std::chrono::milliseconds timeout, const RetryPolicy& retry) {
   PostResult result;
   std::pair<std::string, std::string> parts;
   try {
-    parts = SplitUrl(url);
+    parts = net::SplitUrl(url);
   } catch (const std::exception& e) {
     result.error = e.what();
     co_return result;
@@ -81,10 +69,10 @@ asio::awaitable<PostResult> JsonPoster::Post(const std::string& url, const json&
   auto executor = co_await asio::this_coro::executor;
   auto& transport = transports_[parts.first];
   if (!transport) {
-    kube::RestConfig config;
+    net::ClientConfig config;
     config.server = parts.first;
     try {
-      transport = kube::MakeHttpTransport(executor, config, options_);
+      transport = net::MakeHttpClient(executor, std::move(config), options_);
     } catch (const std::exception& e) {
       transports_.erase(parts.first);
       result.error = e.what();
@@ -92,7 +80,7 @@ asio::awaitable<PostResult> JsonPoster::Post(const std::string& url, const json&
     }
   }
   auto keep = transport;  // the map may rehash while this call waits
-  kube::HttpRequest request;
+  net::ClientRequest request;
   request.method = "POST";
   request.target = parts.second;
   request.body = body.dump();
@@ -102,11 +90,11 @@ asio::awaitable<PostResult> JsonPoster::Post(const std::string& url, const json&
     bool timed_out = false;
     try {
       auto send = keep->Send(request, timeout);
-      kube::HttpResponse res = co_await std::move(send);
+      net::ClientResponse res = co_await std::move(send);
       result.status = res.status;
       result.body = res.body;
       result.error.clear();
-    } catch (const kube::ApiError& e) {
+    } catch (const core::ApiError& e) {
       result.status = 0;
       result.body.clear();
       result.error = e.what();
@@ -117,37 +105,6 @@ asio::awaitable<PostResult> JsonPoster::Post(const std::string& url, const json&
     asio::steady_timer timer(executor, Backoff(retry, attempt));
     co_await timer.async_wait(asio::use_awaitable);
   }
-}
-
-std::optional<std::chrono::milliseconds> ParseDuration(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  double total_ms = 0;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t start = i;
-    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) i++;
-    if (i == start) return std::nullopt;
-    double value = 0;
-    try {
-      value = std::stod(text.substr(start, i - start));
-    } catch (const std::exception&) {
-      return std::nullopt;
-    }
-    size_t unit_start = i;
-    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) i++;
-    std::string unit = text.substr(unit_start, i - unit_start);
-    if (unit == "ms")
-      total_ms += value;
-    else if (unit == "s")
-      total_ms += value * 1000;
-    else if (unit == "m")
-      total_ms += value * 60000;
-    else if (unit == "h")
-      total_ms += value * 3600000;
-    else
-      return std::nullopt;
-  }
-  return std::chrono::milliseconds(static_cast<int64_t>(std::llround(total_ms)));
 }
 
 namespace {
@@ -175,13 +132,13 @@ WebhookSpec ParseWebhook(const json& entry, size_t index, const WebhookDefaults&
   }
   hook.url = entry.contains("url") && entry["url"].is_string() ? entry["url"].get<std::string>() : "";
   try {
-    SplitUrl(hook.url);
+    net::SplitUrl(hook.url);
   } catch (const std::exception& e) {
     hook.error = field + ".url " + e.what();
     return hook;
   }
   if (entry.contains("timeout")) {
-    auto t = entry["timeout"].is_string() ? ParseDuration(entry["timeout"].get<std::string>()) : std::nullopt;
+    auto t = entry["timeout"].is_string() ? core::ParseDuration(entry["timeout"].get<std::string>()) : std::nullopt;
     if (!t || t->count() <= 0) {
       hook.error = field + ".timeout " + entry["timeout"].dump() + " is not a positive duration such as 10s or 500ms";
       return hook;
@@ -227,7 +184,7 @@ std::vector<WebhookSpec> ParseWebhooks(const json& canary, const WebhookDefaults
   return out;
 }
 
-json WebhookPayload(const json& canary, const WebhookSpec& hook, const canary::CanaryStatus& status,
+json WebhookPayload(const json& canary, const WebhookSpec& hook, const api::CanaryStatus& status,
                     const std::string& event_type, const std::string& event_message) {
   const json empty = json::object();
   const json& meta =
@@ -235,7 +192,7 @@ json WebhookPayload(const json& canary, const WebhookSpec& hook, const canary::C
   json payload = {
       {"name", meta.value("name", "")},
       {"namespace", meta.value("namespace", "")},
-      {"phase", canary::ToString(status.phase)},
+      {"phase", api::ToString(status.phase)},
       {"checksum", status.last_applied_spec},
       {"type", hook.type},
       {"webhook", hook.name},
@@ -247,7 +204,7 @@ json WebhookPayload(const json& canary, const WebhookSpec& hook, const canary::C
   if (hook.type == "event") {
     payload["eventType"] = event_type;
     payload["eventMessage"] = event_message;
-    payload["timestamp"] = kube::FormatTime(kube::SystemClock::Instance().Now());
+    payload["timestamp"] = core::FormatTime(core::SystemClock::Instance().Now());
   }
   return payload;
 }
@@ -265,7 +222,7 @@ asio::awaitable<PostResult> WebhookGates::Call(const WebhookSpec& hook, const js
 asio::awaitable<std::optional<std::string>> WebhookGates::FirstFailure(const json& canary,
                                                                        const std::vector<WebhookSpec>& hooks,
                                                                        const std::string& type,
-                                                                       const canary::CanaryStatus& status) {
+                                                                       const api::CanaryStatus& status) {
   for (const auto& hook : hooks) {
     if (hook.type != type) continue;
     if (!hook.error.empty()) co_return type + " webhook " + hook.name + ": " + hook.error;
@@ -278,7 +235,7 @@ asio::awaitable<std::optional<std::string>> WebhookGates::FirstFailure(const jso
 }
 
 asio::awaitable<bool> WebhookGates::AnyOk(const json& canary, const std::vector<WebhookSpec>& hooks,
-                                          const std::string& type, const canary::CanaryStatus& status) {
+                                          const std::string& type, const api::CanaryStatus& status) {
   for (const auto& hook : hooks) {
     if (hook.type != type || !hook.error.empty()) continue;
     json payload = WebhookPayload(canary, hook, status);
@@ -289,9 +246,9 @@ asio::awaitable<bool> WebhookGates::AnyOk(const json& canary, const std::vector<
   co_return false;
 }
 
-asio::awaitable<void> WebhookGates::Evaluate(const json& canary, const canary::AnalysisPlan& plan,
-                                             const canary::CanaryStatus& status, const controller::ObjectLookup&,
-                                             canary::AnalysisOutcome& outcome) {
+asio::awaitable<void> WebhookGates::Evaluate(const json& canary, const analysis::AnalysisPlan& plan,
+                                             const api::CanaryStatus& status, const analysis::ObjectLookup&,
+                                             analysis::AnalysisOutcome& outcome) {
   auto hooks = ParseWebhooks(canary, defaults_);
   if (hooks.empty()) co_return;
   std::string who = Who(canary);
@@ -339,10 +296,10 @@ asio::awaitable<void> WebhookGates::Evaluate(const json& canary, const canary::A
 }
 
 asio::awaitable<void> WebhookGates::Fire(const json& canary, const std::string& type,
-                                         const canary::CanaryStatus& status, const controller::ObjectLookup&) {
+                                         const api::CanaryStatus& status, const analysis::ObjectLookup&) {
   if (type == "event") {
-    const canary::Condition* ready = status.FindCondition("Ready");
-    std::string reason = ready ? ready->reason : canary::ToString(status.phase);
+    const api::Condition* ready = status.FindCondition("Ready");
+    std::string reason = ready ? ready->reason : api::ToString(status.phase);
     std::string message = ready ? ready->message : "";
     auto fire = FireEvent(canary, status, reason, message);
     co_await std::move(fire);
@@ -363,7 +320,7 @@ asio::awaitable<void> WebhookGates::Fire(const json& canary, const std::string& 
   }
 }
 
-asio::awaitable<void> WebhookGates::FireEvent(const json& canary, const canary::CanaryStatus& status,
+asio::awaitable<void> WebhookGates::FireEvent(const json& canary, const api::CanaryStatus& status,
                                               const std::string& event_type, const std::string& message) {
   auto hooks = ParseWebhooks(canary, defaults_);
   std::string who = Who(canary);
@@ -376,7 +333,7 @@ asio::awaitable<void> WebhookGates::FireEvent(const json& canary, const canary::
   }
 }
 
-std::shared_ptr<controller::GateRunner> MakeWebhookGates(WebhookDefaults defaults) {
+std::shared_ptr<analysis::GateRunner> MakeWebhookGates(WebhookDefaults defaults) {
   return std::make_shared<WebhookGates>(defaults);
 }
 

@@ -1,6 +1,6 @@
 // Webhooks of a Canary (spec.analysis.webhooks): the gates that hold a rollout, the checks
 // that fail a step, and the hooks fired after a rollout. Every call is a JSON POST with a
-// deadline and a bounded number of retries, through one kube::HttpTransport per receiver
+// deadline and a bounded number of retries, through one net::HttpClient per receiver
 // (scheme://host:port), so the controller's event loop never waits on a slow receiver
 // longer than the webhook's timeout allows. The payload is documented in docs/webhooks.md.
 #pragma once
@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "controller/analysis_runner.h"
-#include "kube/http_transport.h"
+#include "analysis/runner.h"
+#include "net/http_client.h"
 
 namespace sluice::analysis {
 
@@ -39,26 +39,19 @@ struct PostResult {
   std::string Describe() const;
 };
 
-// Splits an http(s) URL into its origin (scheme://host:port) and target (path?query).
-// Throws std::invalid_argument naming the URL when it is not http:// or https://.
-std::pair<std::string, std::string> SplitUrl(const std::string& url);
-
 // JSON POSTs to any number of receivers; one transport per origin, made on first use on the
 // calling coroutine's executor. Not thread-safe: use it from one event loop, which must
 // outlive it (its idle connections belong to that loop).
 class JsonPoster {
  public:
-  explicit JsonPoster(kube::TransportOptions transport = {});
+  explicit JsonPoster(net::ClientOptions transport = {});
   boost::asio::awaitable<PostResult> Post(const std::string& url, const nlohmann::json& body,
                                           std::chrono::milliseconds timeout, const RetryPolicy& retry);
 
  private:
-  kube::TransportOptions options_;
-  std::map<std::string, std::shared_ptr<kube::HttpTransport>> transports_;
+  net::ClientOptions options_;
+  std::map<std::string, std::shared_ptr<net::HttpClient>> transports_;
 };
-
-// Parses a Go-style duration ("10s", "500ms", "1m30s", "1.5s"); nullopt when malformed.
-std::optional<std::chrono::milliseconds> ParseDuration(const std::string& text);
 
 struct WebhookSpec {
   std::string name;
@@ -81,22 +74,22 @@ struct WebhookDefaults {
 std::vector<WebhookSpec> ParseWebhooks(const nlohmann::json& canary, const WebhookDefaults& defaults);
 
 // The body POSTed to `hook`. Event hooks carry event_message/event_type and a timestamp.
-nlohmann::json WebhookPayload(const nlohmann::json& canary, const WebhookSpec& hook, const canary::CanaryStatus& status,
+nlohmann::json WebhookPayload(const nlohmann::json& canary, const WebhookSpec& hook, const api::CanaryStatus& status,
                               const std::string& event_type = "", const std::string& event_message = "");
 
-class WebhookGates final : public controller::GateRunner {
+class WebhookGates final : public analysis::GateRunner {
  public:
   explicit WebhookGates(WebhookDefaults defaults = {});
 
-  boost::asio::awaitable<void> Evaluate(const nlohmann::json& canary, const canary::AnalysisPlan& plan,
-                                        const canary::CanaryStatus& status, const controller::ObjectLookup& lookup,
-                                        canary::AnalysisOutcome& outcome) override;
+  boost::asio::awaitable<void> Evaluate(const nlohmann::json& canary, const analysis::AnalysisPlan& plan,
+                                        const api::CanaryStatus& status, const analysis::ObjectLookup& lookup,
+                                        analysis::AnalysisOutcome& outcome) override;
   // post-rollout and rollback hooks with the status; "event" hooks with the Ready
   // condition's reason and message as the event.
   boost::asio::awaitable<void> Fire(const nlohmann::json& canary, const std::string& type,
-                                    const canary::CanaryStatus& status, const controller::ObjectLookup& lookup) override;
+                                    const api::CanaryStatus& status, const analysis::ObjectLookup& lookup) override;
   // Event hooks with an explicit event (for callers that have one in hand).
-  boost::asio::awaitable<void> FireEvent(const nlohmann::json& canary, const canary::CanaryStatus& status,
+  boost::asio::awaitable<void> FireEvent(const nlohmann::json& canary, const api::CanaryStatus& status,
                                          const std::string& event_type, const std::string& message);
 
  private:
@@ -104,15 +97,15 @@ class WebhookGates final : public controller::GateRunner {
   boost::asio::awaitable<std::optional<std::string>> FirstFailure(const nlohmann::json& canary,
                                                                   const std::vector<WebhookSpec>& hooks,
                                                                   const std::string& type,
-                                                                  const canary::CanaryStatus& status);
+                                                                  const api::CanaryStatus& status);
   boost::asio::awaitable<bool> AnyOk(const nlohmann::json& canary, const std::vector<WebhookSpec>& hooks,
-                                     const std::string& type, const canary::CanaryStatus& status);
+                                     const std::string& type, const api::CanaryStatus& status);
   boost::asio::awaitable<PostResult> Call(const WebhookSpec& hook, const nlohmann::json& payload);
 
   WebhookDefaults defaults_;
   JsonPoster poster_;
 };
 
-std::shared_ptr<controller::GateRunner> MakeWebhookGates(WebhookDefaults defaults = {});
+std::shared_ptr<analysis::GateRunner> MakeWebhookGates(WebhookDefaults defaults = {});
 
 }  // namespace sluice::analysis

@@ -1,6 +1,6 @@
 #include "kube/auth.h"
 
-#include "kube/base64.h"
+#include "core/base64.h"
 
 #include <fstream>
 #include <sstream>
@@ -20,7 +20,7 @@ std::string TrimSpace(std::string s) {
 Authenticator::Authenticator(const RestConfig& config, std::chrono::milliseconds exec_timeout)
     : token_(config.token), token_file_(config.token_file), token_file_refresh_(config.token_file_refresh) {
   if (!config.username.empty() || !config.password.empty())
-    basic_ = "Basic " + Base64Encode(config.username + ":" + config.password);
+    basic_ = "Basic " + core::Base64Encode(config.username + ":" + config.password);
   if (config.exec) exec_ = std::make_unique<ExecCredentialCache>(*config.exec, exec_timeout);
   if (!token_file_.empty()) {
     // A file that cannot be read at start is a configuration error, not something to retry.

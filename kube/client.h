@@ -12,7 +12,7 @@
 //   json obj = co_await std::move(op);
 #pragma once
 
-#include "kube/api_error.h"
+#include "core/api_error.h"
 #include "kube/config.h"
 #include "kube/resource.h"
 

@@ -1,6 +1,6 @@
 #include "kube/config.h"
 
-#include "kube/base64.h"
+#include "core/base64.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -111,7 +111,7 @@ void MergeDocument(const std::string& text, const Origin& o, Merged& m) {
 }
 
 std::string DecodeData(const std::string& text, const std::string& field, const Origin& o) {
-  auto decoded = Base64Decode(text);
+  auto decoded = core::Base64Decode(text);
   if (!decoded) throw Error(o, field, "not valid base64");
   return *decoded;
 }

@@ -1,6 +1,6 @@
 #include "kube/discovery.h"
 
-#include "kube/api_error.h"
+#include "core/api_error.h"
 
 #include <algorithm>
 #include <map>
@@ -26,7 +26,7 @@ std::vector<std::string> Strings(const nlohmann::json& item, const char* key) {
 
 std::vector<ApiResource> ParseApiResourceList(const nlohmann::json& list, std::string_view api_version) {
   if (!list.is_object() || !list.contains("resources") || !list["resources"].is_array())
-    throw ApiError::InternalError("discovery of " + std::string(api_version) +
+    throw core::ApiError::InternalError("discovery of " + std::string(api_version) +
                                   " did not answer an APIResourceList with resources[]");
   auto [group, version] = SplitApiVersion(api_version);
   std::vector<ApiResource> out;

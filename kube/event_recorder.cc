@@ -1,6 +1,6 @@
 #include "kube/event_recorder.h"
 
-#include "kube/object_key.h"
+#include "core/object_key.h"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -50,30 +50,30 @@ std::shared_ptr<EventRecorder> EventRecorder::Create(std::shared_ptr<Client> cli
 EventRecorder::EventRecorder(std::shared_ptr<Client> client, EventRecorderOptions options)
     : client_(std::move(client)),
       options_(std::move(options)),
-      clock_(options_.clock ? *options_.clock : SystemClock::Instance()),
+      clock_(options_.clock ? *options_.clock : core::SystemClock::Instance()),
       events_(EventResource()),
       idle_signal_(client_->executor(), asio::steady_timer::time_point::max()) {}
 
 void EventRecorder::Record(const json& object, EventType type, const std::string& reason,
                            const std::string& message) {
   if (shut_down_) return;
-  const std::string& name = MetadataString(object, "name");
+  const std::string& name = core::MetadataString(object, "name");
   if (name.empty() || reason.empty() || !object.is_object()) {
     ++stats_.invalid;
     spdlog::warn("event recorder: dropped event '{}': the object needs metadata.name and the event a reason",
                  reason);
     return;
   }
-  const std::string& ns = MetadataString(object, "namespace");
+  const std::string& ns = core::MetadataString(object, "namespace");
   std::string kind = object.value("kind", std::string());
   std::string api_version = object.value("apiVersion", std::string());
   json involved = {{"kind", kind}, {"apiVersion", api_version}, {"name", name}};
   if (!ns.empty()) involved["namespace"] = ns;
-  if (const auto& uid = MetadataString(object, "uid"); !uid.empty()) involved["uid"] = uid;
-  if (const auto& rv = MetadataString(object, "resourceVersion"); !rv.empty()) involved["resourceVersion"] = rv;
+  if (const auto& uid = core::MetadataString(object, "uid"); !uid.empty()) involved["uid"] = uid;
+  if (const auto& rv = core::MetadataString(object, "resourceVersion"); !rv.empty()) involved["resourceVersion"] = rv;
 
-  TimePoint now = clock_.Now();
-  std::string object_key = api_version + "/" + kind + "/" + ObjectKey(ns, name) + "/" + MetadataString(object, "uid");
+  core::TimePoint now = clock_.Now();
+  std::string object_key = api_version + "/" + kind + "/" + core::ObjectKey(ns, name) + "/" + core::MetadataString(object, "uid");
   if (!Allow(object_key, now)) {
     ++stats_.rate_limited;
     spdlog::debug("event recorder: rate limit for {} dropped {}", object_key, reason);
@@ -104,7 +104,7 @@ void EventRecorder::Record(const json& object, EventType type, const std::string
   }
 }
 
-bool EventRecorder::Allow(const std::string& object_key, TimePoint now) {
+bool EventRecorder::Allow(const std::string& object_key, core::TimePoint now) {
   double rate = 1.0 / std::chrono::duration<double>(options_.per_object_refill).count();
   auto [it, fresh] = buckets_.try_emplace(object_key, Bucket{static_cast<double>(options_.per_object_burst), now});
   Bucket& b = it->second;
@@ -119,7 +119,7 @@ bool EventRecorder::Allow(const std::string& object_key, TimePoint now) {
   return true;
 }
 
-void EventRecorder::Prune(TimePoint now) {
+void EventRecorder::Prune(core::TimePoint now) {
   // A bucket that has refilled is no different from a new one; a series past its window
   // will not be patched again.
   double rate = 1.0 / std::chrono::duration<double>(options_.per_object_refill).count();
@@ -158,14 +158,14 @@ asio::awaitable<void> EventRecorder::Write(const Pending& event) {
   auto series = series_.find(event.series_key);
   if (series != series_.end() && event.time - series->second.last_seen < options_.aggregation_window) {
     int64_t count = series->second.count + 1;
-    json patch = {{"count", count}, {"lastTimestamp", FormatTime(event.time)}};
+    json patch = {{"count", count}, {"lastTimestamp", core::FormatTime(event.time)}};
     PatchOptions patch_options;  // named: see the g++ 12 note in kube/client.h
     bool gone = false;
     try {
       auto op = client_->Patch(events_, series->second.ns, series->second.name, PatchType::kMerge, patch,
                                patch_options);
       co_await std::move(op);
-    } catch (const ApiError& e) {
+    } catch (const core::ApiError& e) {
       // Events expire (the API server's event TTL) or get deleted: start a new one.
       if (!e.IsNotFound()) throw;
       gone = true;
@@ -189,7 +189,7 @@ asio::awaitable<void> EventRecorder::Write(const Pending& event) {
     try {
       auto op = client_->Create(events_, event.ns, body, write_options);
       co_await std::move(op);
-    } catch (const ApiError& e) {
+    } catch (const core::ApiError& e) {
       if (e.IsAlreadyExists() && attempt == 0) continue;  // another replica picked the same suffix
       throw;
     }
@@ -212,7 +212,7 @@ std::string EventRecorder::NextName(const std::string& object_name) {
 }
 
 json EventRecorder::NewEvent(const Pending& event, const std::string& name) const {
-  std::string when = FormatTime(event.time);
+  std::string when = core::FormatTime(event.time);
   json source = {{"component", options_.component}};
   if (!options_.instance.empty()) source["host"] = options_.instance;
   return json{{"apiVersion", "v1"},

@@ -10,7 +10,7 @@
 #pragma once
 
 #include "kube/client.h"
-#include "kube/clock.h"
+#include "core/clock.h"
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -35,7 +35,7 @@ struct EventRecorderOptions {
   std::chrono::seconds per_object_refill{300};
   size_t max_tracked = 4096;  // objects and event series remembered for aggregation
   size_t max_message_bytes = 1024;
-  const Clock* clock = nullptr;  // nullptr = system clock
+  const core::Clock* clock = nullptr;  // nullptr = system clock
 };
 
 struct EventRecorderStats {
@@ -82,29 +82,29 @@ class EventRecorder : public std::enable_shared_from_this<EventRecorder> {
     EventType type;
     std::string reason;
     std::string message;
-    TimePoint time;
+    core::TimePoint time;
   };
   struct Series {
     std::string name;
     std::string ns;
     int64_t count = 0;
-    TimePoint last_seen;
+    core::TimePoint last_seen;
   };
   struct Bucket {
     double tokens;
-    TimePoint at;
+    core::TimePoint at;
   };
 
-  bool Allow(const std::string& object_key, TimePoint now);
+  bool Allow(const std::string& object_key, core::TimePoint now);
   asio::awaitable<void> Drain();
   asio::awaitable<void> Write(const Pending& event);
   json NewEvent(const Pending& event, const std::string& name) const;
   std::string NextName(const std::string& object_name);
-  void Prune(TimePoint now);
+  void Prune(core::TimePoint now);
 
   std::shared_ptr<Client> client_;
   EventRecorderOptions options_;
-  const Clock& clock_;
+  const core::Clock& clock_;
   ApiResource events_;
 
   std::deque<Pending> queue_;

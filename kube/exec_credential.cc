@@ -153,7 +153,7 @@ ExecCredential ParseExecCredential(const std::string& stdout_text, const std::st
   cred.client_key_data = str("clientKeyData");
   std::string expiry = str("expirationTimestamp");
   if (!expiry.empty()) {
-    cred.expiry = ParseTime(expiry);
+    cred.expiry = core::ParseTime(expiry);
     if (!cred.expiry) throw fail("status.expirationTimestamp \"" + expiry + "\" is not an RFC 3339 time");
   }
   if (cred.client_cert_data.empty() != cred.client_key_data.empty())

@@ -2,7 +2,7 @@
 // prints an ExecCredential; the token or client certificate it gives is cached until it expires.
 #pragma once
 
-#include "kube/clock.h"
+#include "core/clock.h"
 #include "kube/config.h"
 
 #include <chrono>
@@ -16,7 +16,7 @@ struct ExecCredential {
   std::string token;
   std::string client_cert_data;  // PEM
   std::string client_key_data;   // PEM
-  std::optional<TimePoint> expiry;
+  std::optional<core::TimePoint> expiry;
 };
 
 // Runs the plugin once and parses what it prints. A plugin that fails, hangs past `deadline`,
@@ -31,7 +31,7 @@ ExecCredential ParseExecCredential(const std::string& stdout_text, const std::st
 // the event loop.
 class ExecCredentialCache {
  public:
-  ExecCredentialCache(ExecConfig config, std::chrono::milliseconds deadline, const Clock& clock = SystemClock::Instance())
+  ExecCredentialCache(ExecConfig config, std::chrono::milliseconds deadline, const core::Clock& clock = core::SystemClock::Instance())
       : config_(std::move(config)), deadline_(deadline), clock_(clock) {}
 
   // The cached credential if still fresh, else runs the plugin.
@@ -46,7 +46,7 @@ class ExecCredentialCache {
 
   ExecConfig config_;
   std::chrono::milliseconds deadline_;
-  const Clock& clock_;
+  const core::Clock& clock_;
   mutable std::mutex mu_;
   std::optional<ExecCredential> cached_;
 };

@@ -1,6 +1,7 @@
-// kube::Client over HttpTransport: paths and query strings for every verb, discovery,
+// kube::Client over the HTTP transport: paths and query strings for every verb, discovery,
 // the client-side rate limit and retries with backoff. Beast stays in http_transport.cc.
-#include "kube/backoff.h"
+#include "core/backoff.h"
+#include "core/object_key.h"
 #include "kube/client.h"
 #include "kube/discovery.h"
 #include "kube/http_transport.h"
@@ -84,37 +85,30 @@ const char* PatchContentType(PatchType type) {
   return "application/merge-patch+json";
 }
 
-std::string MetadataString(const json& object, const char* field) {
-  if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) return "";
-  const json& m = object["metadata"];
-  if (!m.contains(field) || !m[field].is_string()) return "";
-  return m[field].get<std::string>();
-}
-
 // The API server decodes a body by its apiVersion and kind; callers may leave them to us.
 json WithTypeMeta(json object, const ApiResource& res) {
-  if (!object.is_object()) throw ApiError::BadRequest("a " + res.kind + " must be a JSON object");
+  if (!object.is_object()) throw core::ApiError::BadRequest("a " + res.kind + " must be a JSON object");
   if (!object.contains("apiVersion")) object["apiVersion"] = res.ApiVersion();
   if (!object.contains("kind")) object["kind"] = res.kind;
   return object;
 }
 
-json ParseBody(const HttpResponse& r, const std::string& what) {
+json ParseBody(const net::ClientResponse& r, const std::string& what) {
   auto parsed = json::parse(r.body, nullptr, false);
   if (parsed.is_discarded())
-    throw ApiError(500, "InternalError",
+    throw core::ApiError(500, "InternalError",
                    what + ": the server answered HTTP " + std::to_string(r.status) + " with a body that is not JSON: " +
                        r.body.substr(0, 200));
   return parsed;
 }
 
-ApiError WithRetryAfter(ApiError e, const std::string& retry_after) {
+core::ApiError WithRetryAfter(core::ApiError e, const std::string& retry_after) {
   if (retry_after.empty() || e.retry_after_seconds() > 0) return e;
   int seconds = std::atoi(retry_after.c_str());
   if (seconds <= 0) return e;
   json details = e.details().is_object() ? e.details() : json::object();
   details["retryAfterSeconds"] = seconds;
-  return ApiError(e.code(), e.reason(), e.message(), details);
+  return core::ApiError(e.code(), e.reason(), e.message(), details);
 }
 
 std::optional<WatchEvent::Type> ParseEventType(const std::string& s) {
@@ -128,27 +122,27 @@ std::optional<WatchEvent::Type> ParseEventType(const std::string& s) {
 
 class HttpWatchStream final : public WatchStream {
  public:
-  HttpWatchStream(std::unique_ptr<LineStream> lines, std::string what) : lines_(std::move(lines)), what_(std::move(what)) {}
+  HttpWatchStream(std::unique_ptr<net::LineStream> lines, std::string what) : lines_(std::move(lines)), what_(std::move(what)) {}
 
   asio::awaitable<std::optional<WatchEvent>> Next() override {
     auto line = co_await lines_->NextLine();
     if (!line) co_return std::nullopt;
     auto doc = json::parse(*line, nullptr, false);
     if (!doc.is_object())
-      throw ApiError(500, "InternalError", what_ + ": a line of the watch stream is not a JSON object: " +
+      throw core::ApiError(500, "InternalError", what_ + ": a line of the watch stream is not a JSON object: " +
                                                line->substr(0, 200));
     auto type = doc.contains("type") && doc["type"].is_string() ? ParseEventType(doc["type"].get<std::string>())
                                                                  : std::nullopt;
-    if (!type) throw ApiError(500, "InternalError", what_ + ": watch event with an unknown type: " + line->substr(0, 200));
+    if (!type) throw core::ApiError(500, "InternalError", what_ + ": watch event with an unknown type: " + line->substr(0, 200));
     if (!doc.contains("object") || !doc["object"].is_object())
-      throw ApiError(500, "InternalError", what_ + ": watch event without an object: " + line->substr(0, 200));
+      throw core::ApiError(500, "InternalError", what_ + ": watch event without an object: " + line->substr(0, 200));
     co_return WatchEvent{*type, std::move(doc["object"])};
   }
 
   void Cancel() override { lines_->Cancel(); }
 
  private:
-  std::unique_ptr<LineStream> lines_;
+  std::unique_ptr<net::LineStream> lines_;
   std::string what_;
 };
 
@@ -156,9 +150,10 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
  public:
   HttpClient(asio::any_io_executor ex, RestConfig config, ClientOptions options)
       : ex_(std::move(ex)), config_(std::move(config)), options_(std::move(options)),
-        transport_(MakeHttpTransport(ex_, config_, TransportOptions{.connect_timeout = options_.connect_timeout,
-                                                                    .max_response_bytes = options_.max_response_bytes,
-                                                                    .user_agent = options_.user_agent})),
+        transport_(MakeHttpTransport(ex_, config_,
+                                     TransportOptions{.client = {.connect_timeout = options_.connect_timeout,
+                                                                 .max_response_bytes = options_.max_response_bytes,
+                                                                 .user_agent = options_.user_agent}})),
         limiter_(options_.qps, options_.burst), backoff_(options_.initial_backoff, options_.max_backoff) {}
 
   asio::awaitable<ApiResource> Resolve(std::string api_version, std::string kind_or_resource) override {
@@ -175,7 +170,7 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
       if (const ApiResource* r = FindResource(discovery_[api_version], kind_or_resource)) co_return *r;
     }
     auto [group, version] = SplitApiVersion(api_version);
-    throw ApiError(404, "NotFound",
+    throw core::ApiError(404, "NotFound",
                    "the server has no resource \"" + kind_or_resource + "\" in " + api_version,
                    json{{"group", group}, {"kind", kind_or_resource}});
   }
@@ -183,7 +178,7 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
   asio::awaitable<json> Get(const ApiResource& res, std::string ns, std::string name, std::string subresource) override {
     auto self = shared_from_this();
     RequireName(res, name, "get");
-    HttpRequest request{.method = "GET", .target = res.Path(Ns(res, ns), name, subresource)};
+    net::ClientRequest request{.method = "GET", .target = res.Path(Ns(res, ns), name, subresource)};
     co_return co_await CallJson(std::move(request), true);
   }
 
@@ -192,7 +187,7 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
     Query q;
     AddListParams(q, options);
     q.Add("resourceVersion", options.resource_version);
-    HttpRequest request{.method = "GET", .target = q.Apply(res.Path(ns))};
+    net::ClientRequest request{.method = "GET", .target = q.Apply(res.Path(ns))};
     co_return co_await CallJson(std::move(request), true);
   }
 
@@ -210,7 +205,7 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
       bool expired = false;
       try {
         next = co_await List(res, ns, page);
-      } catch (const ApiError& e) {
+      } catch (const core::ApiError& e) {
         if (!e.IsExpired()) throw;
         expired = true;
       }
@@ -238,10 +233,10 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
 
   asio::awaitable<json> Create(const ApiResource& res, std::string ns, json object, WriteOptions options) override {
     auto self = shared_from_this();
-    if (ns.empty()) ns = MetadataString(object, "namespace");
+    if (ns.empty()) ns = core::MetadataString(object, "namespace");
     Query q;
     AddWriteParams(q, options.field_manager, options.field_validation, options.dry_run);
-    HttpRequest request{.method = "POST",
+    net::ClientRequest request{.method = "POST",
                         .target = q.Apply(res.Path(Ns(res, ns))),
                         .body = WithTypeMeta(std::move(object), res).dump(),
                         .content_type = "application/json"};
@@ -251,12 +246,12 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
   asio::awaitable<json> Update(const ApiResource& res, json object, WriteOptions options,
                                std::string subresource) override {
     auto self = shared_from_this();
-    std::string name = MetadataString(object, "name");
+    std::string name = core::MetadataString(object, "name");
     RequireName(res, name, "update");
     Query q;
     AddWriteParams(q, options.field_manager, options.field_validation, options.dry_run);
-    std::string target = q.Apply(res.Path(Ns(res, MetadataString(object, "namespace")), name, subresource));
-    HttpRequest request{.method = "PUT",
+    std::string target = q.Apply(res.Path(Ns(res, core::MetadataString(object, "namespace")), name, subresource));
+    net::ClientRequest request{.method = "PUT",
                         .target = target,
                         .body = WithTypeMeta(std::move(object), res).dump(),
                         .content_type = "application/json"};
@@ -273,7 +268,7 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
     std::string target = q.Apply(res.Path(Ns(res, ns), name, options.subresource));
     // A JSON patch may add to a list each time it is sent; every other kind converges.
     bool idempotent = type != PatchType::kJson;
-    HttpRequest request{
+    net::ClientRequest request{
         .method = "PATCH", .target = target, .body = patch.dump(), .content_type = PatchContentType(type)};
     co_return co_await CallJson(std::move(request), idempotent);
   }
@@ -281,9 +276,9 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
   asio::awaitable<json> Apply(const ApiResource& res, json object, std::string field_manager, bool force,
                               std::string subresource) override {
     auto self = shared_from_this();
-    if (field_manager.empty()) throw ApiError::BadRequest("server-side apply needs a field manager");
-    std::string name = MetadataString(object, "name");
-    std::string ns = MetadataString(object, "namespace");
+    if (field_manager.empty()) throw core::ApiError::BadRequest("server-side apply needs a field manager");
+    std::string name = core::MetadataString(object, "name");
+    std::string ns = core::MetadataString(object, "namespace");
     json body = WithTypeMeta(std::move(object), res);
     PatchOptions options{.field_manager = field_manager, .force = force, .subresource = subresource};
     co_return co_await Patch(res, ns, name, PatchType::kApply, std::move(body), std::move(options));
@@ -299,7 +294,7 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
     if (options.precondition_uid) body["preconditions"]["uid"] = *options.precondition_uid;
     if (options.precondition_resource_version)
       body["preconditions"]["resourceVersion"] = *options.precondition_resource_version;
-    HttpRequest request{.method = "DELETE",
+    net::ClientRequest request{.method = "DELETE",
                         .target = res.Path(Ns(res, ns), name),
                         .body = body.dump(),
                         .content_type = "application/json"};
@@ -314,9 +309,9 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
     if (options.allow_bookmarks) q.Add("allowWatchBookmarks", "true");
     if (options.timeout_seconds) q.Add("timeoutSeconds", std::to_string(*options.timeout_seconds));
     q.Add("labelSelector", options.label_selector).Add("fieldSelector", options.field_selector);
-    HttpRequest req{.method = "GET", .target = q.Apply(res.Path(ns))};
+    net::ClientRequest req{.method = "GET", .target = q.Apply(res.Path(ns))};
     std::string what = "watch " + res.GroupResource() + (ns.empty() ? "" : " in " + ns);
-    auto lines = co_await RetryLoop<std::unique_ptr<LineStream>>(true, [&]() -> asio::awaitable<std::unique_ptr<LineStream>> {
+    auto lines = co_await RetryLoop<std::unique_ptr<net::LineStream>>(true, [&]() -> asio::awaitable<std::unique_ptr<net::LineStream>> {
       co_return co_await transport_->Stream(req, options_.request_timeout, options_.watch_idle_timeout);
     });
     co_return std::make_unique<HttpWatchStream>(std::move(lines), what);
@@ -324,8 +319,8 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
 
   asio::awaitable<json> GetPath(std::string path) override {
     auto self = shared_from_this();
-    if (path.empty() || path[0] != '/') throw ApiError::BadRequest("path \"" + path + "\" must start with /");
-    HttpRequest request{.method = "GET", .target = path};
+    if (path.empty() || path[0] != '/') throw core::ApiError::BadRequest("path \"" + path + "\" must start with /");
+    net::ClientRequest request{.method = "GET", .target = path};
     co_return co_await CallJson(std::move(request), true);
   }
 
@@ -339,7 +334,7 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
   }
 
   static void RequireName(const ApiResource& res, const std::string& name, const char* verb) {
-    if (name.empty()) throw ApiError::BadRequest(std::string("cannot ") + verb + " " + res.GroupResource() + " without a name");
+    if (name.empty()) throw core::ApiError::BadRequest(std::string("cannot ") + verb + " " + res.GroupResource() + " without a name");
   }
 
   asio::awaitable<void> Sleep(std::chrono::nanoseconds d) {
@@ -359,16 +354,16 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
     bool reauthenticated = false;
     for (int attempt = 0;; ++attempt) {
       co_await Throttle();
-      std::optional<ApiError> failure;
+      std::optional<core::ApiError> failure;
       bool retryable = false;
       try {
         co_return co_await send();
-      } catch (const TransportError& e) {
+      } catch (const net::TransportError& e) {
         retryable = e.reason() != "ResponseTooLarge" && (idempotent || !e.maybe_sent());
-        failure = static_cast<const ApiError&>(e);
-      } catch (const ApiError& e) {
+        failure = static_cast<const core::ApiError&>(e);
+      } catch (const core::ApiError& e) {
         failure = e;
-        retryable = idempotent && e.retry_advice() == RetryAdvice::kBackoff;
+        retryable = idempotent && e.retry_advice() == core::RetryAdvice::kBackoff;
         // Rotated credentials: fetch them anew once and repeat (the server did nothing).
         if (e.code() == 401 && !reauthenticated && transport_->CredentialsRefreshable()) {
           reauthenticated = true;
@@ -382,11 +377,11 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
     }
   }
 
-  asio::awaitable<json> CallJson(HttpRequest req, bool idempotent) {
-    HttpResponse r = co_await RetryLoop<HttpResponse>(idempotent, [&]() -> asio::awaitable<HttpResponse> {
-      HttpResponse res = co_await transport_->Send(req, options_.request_timeout);
+  asio::awaitable<json> CallJson(net::ClientRequest req, bool idempotent) {
+    net::ClientResponse r = co_await RetryLoop<net::ClientResponse>(idempotent, [&]() -> asio::awaitable<net::ClientResponse> {
+      net::ClientResponse res = co_await transport_->Send(req, options_.request_timeout);
       if (res.status < 200 || res.status > 299)
-        throw WithRetryAfter(ApiError::FromResponse(res.status, res.body), res.retry_after);
+        throw WithRetryAfter(core::ApiError::FromResponse(res.status, res.body), res.retry_after);
       co_return res;
     });
     co_return ParseBody(r, req.method + " " + req.target);
@@ -394,14 +389,14 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
 
   asio::awaitable<void> FetchDiscovery(const std::string& api_version) {
     auto [group, version] = SplitApiVersion(api_version);
-    if (version.empty()) throw ApiError::BadRequest("apiVersion \"" + api_version + "\" has no version");
+    if (version.empty()) throw core::ApiError::BadRequest("apiVersion \"" + api_version + "\" has no version");
     std::string path = group.empty() ? "/api/" + version : "/apis/" + group + "/" + version;
     json list;
     try {
       list = co_await GetPath(path);
-    } catch (const ApiError& e) {
+    } catch (const core::ApiError& e) {
       if (!e.IsNotFound()) throw;
-      throw ApiError(404, "NotFound", "the server does not serve " + api_version + " (" + path + " is 404)",
+      throw core::ApiError(404, "NotFound", "the server does not serve " + api_version + " (" + path + " is 404)",
                      json{{"group", group}});
     }
     discovery_[api_version] = ParseApiResourceList(list, api_version);
@@ -410,9 +405,9 @@ class HttpClient final : public Client, public std::enable_shared_from_this<Http
   asio::any_io_executor ex_;
   RestConfig config_;
   ClientOptions options_;
-  std::shared_ptr<HttpTransport> transport_;
+  std::shared_ptr<net::HttpClient> transport_;
   RateLimiter limiter_;
-  Backoff backoff_;
+  core::Backoff backoff_;
   std::map<std::string, std::vector<ApiResource>> discovery_;
 };
 

@@ -1,6 +1,6 @@
 #include "kube/informer.h"
 
-#include "kube/object_key.h"
+#include "core/object_key.h"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -15,12 +15,12 @@ namespace sluice::kube {
 namespace {
 
 // Watch ERROR events carry a Status; turn it into the error the client would have raised.
-ApiError ErrorFromStatus(const json& status) {
+core::ApiError ErrorFromStatus(const json& status) {
   int code = status.value("code", 500);
   std::string reason = status.value("reason", std::string("InternalError"));
   std::string message = status.value("message", std::string("watch error event without a message"));
   json details = status.contains("details") ? status["details"] : json::object();
-  return ApiError(code, reason, message, details);
+  return core::ApiError(code, reason, message, details);
 }
 
 const char* EventTypeName(WatchEvent::Type type) {
@@ -168,7 +168,7 @@ ObjectPtr Informer::Get(std::string_view key) const {
   return it == cache_.end() ? nullptr : it->second;
 }
 
-ObjectPtr Informer::Get(std::string_view ns, std::string_view name) const { return Get(ObjectKey(ns, name)); }
+ObjectPtr Informer::Get(std::string_view ns, std::string_view name) const { return Get(core::ObjectKey(ns, name)); }
 
 std::vector<ObjectPtr> Informer::List() const {
   std::vector<ObjectPtr> out;
@@ -213,7 +213,7 @@ asio::awaitable<void> Informer::Run() {
       failures = 0;
       expired_without_progress = false;
       continue;
-    } catch (const ApiError& e) {
+    } catch (const core::ApiError& e) {
       stream_.reset();
       if (stopped_) break;
       // A watch that delivered events was healthy: what follows is a new failure streak.
@@ -280,20 +280,20 @@ asio::awaitable<void> Informer::ListAndReplace() {
   if (stopped_) co_return;
   auto items = list.find("items");
   if (items == list.end() || !(items->is_array() || items->is_null())) {
-    throw ApiError(500, "InternalError", "list of " + Describe() + ": response has no items array");
+    throw core::ApiError(500, "InternalError", "list of " + Describe() + ": response has no items array");
   }
   std::string rv;
   if (auto meta = list.find("metadata"); meta != list.end() && meta->is_object()) {
     rv = meta->value("resourceVersion", std::string());
   }
   if (rv.empty()) {
-    throw ApiError(500, "InternalError", "list of " + Describe() + ": response has no metadata.resourceVersion");
+    throw core::ApiError(500, "InternalError", "list of " + Describe() + ": response has no metadata.resourceVersion");
   }
 
   std::map<std::string, json*, std::less<>> fresh;
   if (items->is_array()) {
     for (auto& item : *items) {
-      std::string key = ObjectKey(item);
+      std::string key = core::ObjectKey(item);
       if (key.empty()) {
         spdlog::warn("informer {}: list item without metadata.name skipped", Describe());
         continue;
@@ -313,7 +313,7 @@ asio::awaitable<void> Informer::ListAndReplace() {
       ObjectPtr object = Prepare(std::move(*item));
       Upsert(key, object);
       NotifyAdd(object);
-    } else if (MetadataString(*existing->second, "resourceVersion") != MetadataString(*item, "resourceVersion")) {
+    } else if (core::MetadataString(*existing->second, "resourceVersion") != core::MetadataString(*item, "resourceVersion")) {
       ObjectPtr old_object = existing->second;
       ObjectPtr object = Prepare(std::move(*item));
       Upsert(key, object);
@@ -360,18 +360,18 @@ asio::awaitable<void> Informer::WatchOnce() {
 void Informer::ApplyEvent(WatchEvent&& event) {
   json& object = event.object;
   if (event.type == WatchEvent::Type::kError) {
-    ApiError error = ErrorFromStatus(object);
+    core::ApiError error = ErrorFromStatus(object);
     // Any error but Expired leaves us unsure what we missed: relist after the backoff.
     if (!error.IsExpired()) relist_needed_ = true;
     throw error;
   }
   // A copy: the object is moved into the cache below.
-  const std::string rv = MetadataString(object, "resourceVersion");
+  const std::string rv = core::MetadataString(object, "resourceVersion");
   if (event.type == WatchEvent::Type::kBookmark) {
     if (!rv.empty()) last_rv_ = rv;
     return;
   }
-  std::string key = ObjectKey(object);
+  std::string key = core::ObjectKey(object);
   if (key.empty()) {
     ++stats_.ignored_events;
     spdlog::warn("informer {}: {} event without metadata.name ignored", Describe(), EventTypeName(event.type));
@@ -388,7 +388,7 @@ void Informer::ApplyEvent(WatchEvent&& event) {
       ++stats_.events;
     }
   } else if (existing != cache_.end() && !rv.empty() &&
-             MetadataString(*existing->second, "resourceVersion") == rv) {
+             core::MetadataString(*existing->second, "resourceVersion") == rv) {
     // Seen already (a server replaying from an older version): not news to handlers.
     ++stats_.ignored_events;
   } else {
@@ -451,7 +451,7 @@ void Informer::NotifyAdd(const ObjectPtr& object) {
     try {
       entry->handler.on_add(object);
     } catch (const std::exception& e) {
-      spdlog::error("informer {}: add handler failed for {}: {}", Describe(), ObjectKey(*object), e.what());
+      spdlog::error("informer {}: add handler failed for {}: {}", Describe(), core::ObjectKey(*object), e.what());
     }
   }
 }
@@ -463,7 +463,7 @@ void Informer::NotifyUpdate(const ObjectPtr& old_object, const ObjectPtr& new_ob
     try {
       entry->handler.on_update(old_object, new_object);
     } catch (const std::exception& e) {
-      spdlog::error("informer {}: update handler failed for {}: {}", Describe(), ObjectKey(*new_object), e.what());
+      spdlog::error("informer {}: update handler failed for {}: {}", Describe(), core::ObjectKey(*new_object), e.what());
     }
   }
 }
@@ -475,7 +475,7 @@ void Informer::NotifyDelete(const ObjectPtr& object) {
     try {
       entry->handler.on_delete(object);
     } catch (const std::exception& e) {
-      spdlog::error("informer {}: delete handler failed for {}: {}", Describe(), ObjectKey(*object), e.what());
+      spdlog::error("informer {}: delete handler failed for {}: {}", Describe(), core::ObjectKey(*object), e.what());
     }
   }
 }

@@ -58,7 +58,7 @@ std::shared_ptr<LeaderElector> LeaderElector::Create(std::shared_ptr<Client> cli
 LeaderElector::LeaderElector(std::shared_ptr<Client> client, LeaderElectionConfig config)
     : client_(std::move(client)),
       config_(std::move(config)),
-      clock_(config_.clock ? *config_.clock : SystemClock::Instance()),
+      clock_(config_.clock ? *config_.clock : core::SystemClock::Instance()),
       lease_resource_(LeaseResource()),
       sleep_timer_(client_->executor()),
       rng_(std::random_device{}()) {}
@@ -116,7 +116,7 @@ asio::awaitable<void> LeaderElector::RenewLoop() {
     for (;;) {
       if (stopped_) co_return;
       auto remaining = last_renew_ + config_.renew_deadline - clock_.Now();
-      if (remaining <= TimePoint::duration::zero()) {
+      if (remaining <= core::TimePoint::duration::zero()) {
         spdlog::warn("leader election {}/{}: {} could not renew within {}; stopping leading",
                      config_.lease_namespace, config_.lease_name, config_.identity, Millis(config_.renew_deadline));
         co_return;
@@ -178,10 +178,10 @@ asio::awaitable<bool> LeaderElector::AttemptWithDeadline(std::chrono::nanosecond
   co_return race->ok;
 }
 
-json LeaderElector::DesiredSpec(const json& old_spec, TimePoint now) const {
+json LeaderElector::DesiredSpec(const json& old_spec, core::TimePoint now) const {
   const std::string old_holder = old_spec.is_object() ? old_spec.value("holderIdentity", std::string()) : "";
   int64_t transitions = old_spec.is_object() ? old_spec.value("leaseTransitions", int64_t{0}) : 0;
-  std::string now_text = FormatMicroTime(now);
+  std::string now_text = core::FormatMicroTime(now);
   json spec = {
       {"holderIdentity", config_.identity},
       {"leaseDurationSeconds",
@@ -198,7 +198,7 @@ json LeaderElector::DesiredSpec(const json& old_spec, TimePoint now) const {
   return spec;
 }
 
-void LeaderElector::Observe(const json& lease, TimePoint now) {
+void LeaderElector::Observe(const json& lease, core::TimePoint now) {
   json spec = lease.value("spec", json::object());
   if (spec != observed_spec_) {
     observed_spec_ = spec;
@@ -222,7 +222,7 @@ void LeaderElector::ReportLeader(const std::string& holder) {
 
 asio::awaitable<bool> LeaderElector::TryAcquireOrRenew(uint64_t epoch) {
   auto self = shared_from_this();
-  TimePoint now = clock_.Now();
+  core::TimePoint now = clock_.Now();
   const std::string& ns = config_.lease_namespace;
   const std::string& name = config_.lease_name;
   // Every awaited call is built from named values first: g++ 12 destroys argument
@@ -242,7 +242,7 @@ asio::awaitable<bool> LeaderElector::TryAcquireOrRenew(uint64_t epoch) {
       Observe(written, now);
       last_renew_ = now;
       co_return true;
-    } catch (const ApiError& e) {
+    } catch (const core::ApiError& e) {
       if (epoch != epoch_) co_return false;
       spdlog::info("leader election {}/{}: renew with cached lease failed ({}); re-reading", ns, name, e.reason());
     }
@@ -252,7 +252,7 @@ asio::awaitable<bool> LeaderElector::TryAcquireOrRenew(uint64_t epoch) {
   try {
     auto op = client_->Get(lease_resource_, ns, name, no_subresource);
     lease = co_await std::move(op);
-  } catch (const ApiError& e) {
+  } catch (const core::ApiError& e) {
     if (!e.IsNotFound()) {
       spdlog::warn("leader election {}/{}: reading the lease failed: {}", ns, name, e.what());
       co_return false;
@@ -272,7 +272,7 @@ asio::awaitable<bool> LeaderElector::TryAcquireOrRenew(uint64_t epoch) {
       Observe(created, now);
       last_renew_ = now;
       co_return true;
-    } catch (const ApiError& e) {
+    } catch (const core::ApiError& e) {
       // AlreadyExists: another candidate created it first; we read it on the next attempt.
       spdlog::info("leader election {}/{}: creating the lease failed: {}", ns, name, e.what());
       co_return false;
@@ -296,7 +296,7 @@ asio::awaitable<bool> LeaderElector::TryAcquireOrRenew(uint64_t epoch) {
     Observe(written, now);
     last_renew_ = now;
     co_return true;
-  } catch (const ApiError& e) {
+  } catch (const core::ApiError& e) {
     if (e.IsConflict()) {
       spdlog::info("leader election {}/{}: lost the race for the lease (409)", ns, name);
     } else {
@@ -308,13 +308,13 @@ asio::awaitable<bool> LeaderElector::TryAcquireOrRenew(uint64_t epoch) {
 
 asio::awaitable<void> LeaderElector::Release() {
   if (!cached_lease_ || observed_spec_.value("holderIdentity", std::string()) != config_.identity) co_return;
-  TimePoint now = clock_.Now();
+  core::TimePoint now = clock_.Now();
   json lease = *cached_lease_;
   json& spec = lease["spec"];
   spec["holderIdentity"] = "";
   spec["leaseDurationSeconds"] = 1;
-  spec["renewTime"] = FormatMicroTime(now);
-  spec["acquireTime"] = FormatMicroTime(now);
+  spec["renewTime"] = core::FormatMicroTime(now);
+  spec["acquireTime"] = core::FormatMicroTime(now);
   auto executor = client_->executor();
   struct Race {
     explicit Race(asio::any_io_executor ex) : timer(ex) {}

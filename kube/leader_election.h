@@ -13,7 +13,7 @@
 #pragma once
 
 #include "kube/client.h"
-#include "kube/clock.h"
+#include "core/clock.h"
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -34,7 +34,7 @@ struct LeaderElectionConfig {
   std::chrono::milliseconds renew_deadline{10000};
   std::chrono::milliseconds retry_period{2000};
   bool release_on_stop = true;
-  const Clock* clock = nullptr;  // nullptr = system clock
+  const core::Clock* clock = nullptr;  // nullptr = system clock
 
   // Called on the client's executor; they must not block.
   std::function<void()> on_started_leading;
@@ -80,20 +80,20 @@ class LeaderElector : public std::enable_shared_from_this<LeaderElector> {
   asio::awaitable<void> Release();
   asio::awaitable<void> Sleep(std::chrono::nanoseconds d);
 
-  json DesiredSpec(const json& old_spec, TimePoint now) const;
-  void Observe(const json& lease, TimePoint now);
+  json DesiredSpec(const json& old_spec, core::TimePoint now) const;
+  void Observe(const json& lease, core::TimePoint now);
   void ReportLeader(const std::string& holder);
   void Callback(const std::function<void()>& f, const char* what);
 
   std::shared_ptr<Client> client_;
   LeaderElectionConfig config_;
-  const Clock& clock_;
+  const core::Clock& clock_;
   ApiResource lease_resource_;
 
   std::optional<json> cached_lease_;  // the last Lease we read or wrote
   json observed_spec_;                // the record as last seen
-  TimePoint observed_time_{};         // by our clock, when observed_spec_ last changed
-  TimePoint last_renew_{};            // by our clock, when our last successful write was made
+  core::TimePoint observed_time_{};         // by our clock, when observed_spec_ last changed
+  core::TimePoint last_renew_{};            // by our clock, when our last successful write was made
   std::string reported_leader_;
   uint64_t epoch_ = 0;  // attempts that timed out must not touch the state
 

@@ -1,6 +1,6 @@
 #include "kube/retry.h"
 
-#include "kube/api_error.h"
+#include "core/api_error.h"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -16,7 +16,7 @@ boost::asio::awaitable<nlohmann::json> RetryOnConflict(std::function<boost::asio
   for (int i = 1;; ++i) {
     try {
       co_return co_await attempt();
-    } catch (const ApiError& e) {
+    } catch (const core::ApiError& e) {
       if (!e.IsConflict() || i >= max_attempts) throw;
     }
     // As client-go's DefaultRetry: ~10 ms with a little jitter, so racing writers drift apart.

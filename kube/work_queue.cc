@@ -11,7 +11,7 @@ namespace sluice::kube {
 
 namespace asio = boost::asio;
 
-std::shared_ptr<WorkQueue> WorkQueue::Create(asio::any_io_executor executor, const Clock& clock,
+std::shared_ptr<WorkQueue> WorkQueue::Create(asio::any_io_executor executor, const core::Clock& clock,
                                              WorkQueueOptions options) {
   if (options.base_delay.count() <= 0) {
     throw std::invalid_argument("work queue " + options.name + ": base_delay must be positive");
@@ -26,7 +26,7 @@ std::shared_ptr<WorkQueue> WorkQueue::Create(asio::any_io_executor executor, con
   return std::shared_ptr<WorkQueue>(new WorkQueue(std::move(executor), clock, std::move(options)));
 }
 
-WorkQueue::WorkQueue(asio::any_io_executor executor, const Clock& clock, WorkQueueOptions options)
+WorkQueue::WorkQueue(asio::any_io_executor executor, const core::Clock& clock, WorkQueueOptions options)
     : executor_(executor),
       clock_(clock),
       options_(std::move(options)),
@@ -52,7 +52,7 @@ void WorkQueue::AddAfter(const std::string& key, Duration delay) {
     return;
   }
   ++stats_.delayed_adds;
-  TimePoint due = clock_.Now() + std::chrono::duration_cast<TimePoint::duration>(delay);
+  core::TimePoint due = clock_.Now() + std::chrono::duration_cast<core::TimePoint::duration>(delay);
   auto existing = delayed_by_key_.find(key);
   if (existing != delayed_by_key_.end()) {
     if (existing->second <= due) return;
@@ -94,7 +94,7 @@ WorkQueue::Duration WorkQueue::ItemBackoff(const std::string& key) const {
 
 WorkQueue::Duration WorkQueue::ReserveToken() {
   if (options_.qps <= 0) return Duration::zero();
-  TimePoint now = clock_.Now();
+  core::TimePoint now = clock_.Now();
   if (now > tokens_at_) {
     double elapsed = std::chrono::duration<double>(now - tokens_at_).count();
     tokens_ = std::min<double>(options_.burst, tokens_ + elapsed * options_.qps);
@@ -135,7 +135,7 @@ void WorkQueue::Done(const std::string& key) {
 }
 
 size_t WorkQueue::ReleaseDue() {
-  TimePoint now = clock_.Now();
+  core::TimePoint now = clock_.Now();
   size_t released = 0;
   while (!delayed_.empty() && delayed_.begin()->first <= now) {
     std::string key = delayed_.begin()->second;
@@ -154,12 +154,12 @@ void WorkQueue::ArmDelayTimer() {
     armed_for_.reset();
     return;
   }
-  TimePoint earliest = delayed_.begin()->first;
+  core::TimePoint earliest = delayed_.begin()->first;
   if (armed_for_ == earliest) return;
   armed_for_ = earliest;
   // The clock may be fake: the timer only decides when to look again; ReleaseDue asks the
   // clock what is due.
-  auto wait = std::max<TimePoint::duration>(earliest - clock_.Now(), TimePoint::duration::zero());
+  auto wait = std::max<core::TimePoint::duration>(earliest - clock_.Now(), core::TimePoint::duration::zero());
   delay_timer_.expires_after(wait);
   std::weak_ptr<WorkQueue> weak = weak_from_this();
   delay_timer_.async_wait([weak](boost::system::error_code ec) {

@@ -13,7 +13,7 @@
 // Not thread-safe: call everything on the queue's executor.
 #pragma once
 
-#include "kube/clock.h"
+#include "core/clock.h"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -55,7 +55,7 @@ class WorkQueue : public std::enable_shared_from_this<WorkQueue> {
 
   // `clock` must outlive the queue; it decides when delayed keys are due and refills the
   // token bucket. Throws std::invalid_argument on nonsensical options.
-  static std::shared_ptr<WorkQueue> Create(boost::asio::any_io_executor executor, const Clock& clock,
+  static std::shared_ptr<WorkQueue> Create(boost::asio::any_io_executor executor, const core::Clock& clock,
                                            WorkQueueOptions options = {});
 
   void Add(const std::string& key);
@@ -90,14 +90,14 @@ class WorkQueue : public std::enable_shared_from_this<WorkQueue> {
   const WorkQueueStats& stats() const { return stats_; }
 
  private:
-  WorkQueue(boost::asio::any_io_executor executor, const Clock& clock, WorkQueueOptions options);
+  WorkQueue(boost::asio::any_io_executor executor, const core::Clock& clock, WorkQueueOptions options);
 
   Duration ItemBackoff(const std::string& key) const;
   Duration ReserveToken();
   void ArmDelayTimer();
 
   boost::asio::any_io_executor executor_;
-  const Clock& clock_;
+  const core::Clock& clock_;
   WorkQueueOptions options_;
 
   std::deque<std::string> queue_;
@@ -105,13 +105,13 @@ class WorkQueue : public std::enable_shared_from_this<WorkQueue> {
   std::unordered_set<std::string> processing_;  // handed to a worker, not Done yet
 
   // Delayed keys, ordered by due time; one entry per key (the earliest).
-  std::set<std::pair<TimePoint, std::string>> delayed_;
-  std::unordered_map<std::string, TimePoint> delayed_by_key_;
-  std::optional<TimePoint> armed_for_;
+  std::set<std::pair<core::TimePoint, std::string>> delayed_;
+  std::unordered_map<std::string, core::TimePoint> delayed_by_key_;
+  std::optional<core::TimePoint> armed_for_;
 
   std::unordered_map<std::string, int> failures_;
   double tokens_;
-  TimePoint tokens_at_;
+  core::TimePoint tokens_at_;
 
   boost::asio::steady_timer ready_signal_;  // cancelled to wake waiting Get()s
   boost::asio::steady_timer delay_timer_;

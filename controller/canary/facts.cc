@@ -35,34 +35,11 @@ DeploymentReadiness ReadinessOf(const json& d, int threshold_percent) {
 std::vector<PendingRequest> RequestsFromAnnotations(const json& canary) {
   std::vector<PendingRequest> out;
   const json annotations = canary.value("metadata", json::object()).value("annotations", json::object());
-  for (RequestKind kind : {RequestKind::kAbort, RequestKind::kPromote, RequestKind::kRetry, RequestKind::kReconcile}) {
-    auto it = annotations.find(AnnotationKey(kind));
+  for (api::RequestKind kind : {api::RequestKind::kAbort, api::RequestKind::kPromote, api::RequestKind::kRetry, api::RequestKind::kReconcile}) {
+    auto it = annotations.find(api::AnnotationKey(kind));
     if (it != annotations.end()) out.push_back({kind, it->is_string() ? it->get<std::string>() : it->dump()});
   }
   return out;
-}
-
-bool ContainsAll(const json& live, const json& desired) {
-  if (desired.is_object()) {
-    if (!live.is_object()) return false;
-    for (const auto& [k, v] : desired.items()) {
-      auto it = live.find(k);
-      if (it == live.end()) {
-        if (v.is_null()) continue;
-        return false;
-      }
-      if (!ContainsAll(*it, v)) return false;
-    }
-    return true;
-  }
-  if (desired.is_array()) {
-    if (!live.is_array() || live.size() != desired.size()) return false;
-    for (size_t i = 0; i < desired.size(); ++i)
-      if (!ContainsAll(live[i], desired[i])) return false;
-    return true;
-  }
-  if (desired.is_number() && live.is_number()) return desired.get<double>() == live.get<double>();
-  return live == desired;
 }
 
 }  // namespace sluice::canary

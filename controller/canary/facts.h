@@ -25,8 +25,4 @@ DeploymentReadiness ReadinessOf(const json& deployment, int threshold_percent = 
 // The sluice.dev/<verb> annotations present on the Canary.
 std::vector<PendingRequest> RequestsFromAnnotations(const json& canary);
 
-// True when `live` already has every field `desired` sets, with the same value (fields the
-// server adds, such as defaults and clusterIP, are ignored). Lists must match item by item.
-bool ContainsAll(const json& live, const json& desired);
-
 }  // namespace sluice::canary

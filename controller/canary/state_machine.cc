@@ -6,31 +6,31 @@ namespace sluice::canary {
 namespace {
 
 // Helpers take the status explicitly: within a tick, Step works on its updated copy.
-bool StepDue(const StepInput& in, const CanaryStatus& status) {
+bool StepDue(const StepInput& in, const api::CanaryStatus& status) {
   return in.now - status.last_step >= in.spec.analysis.interval;
 }
 
 // Phases in which an abort (or a promote request) has something to act on.
-bool Abortable(Phase phase) {
-  return phase == Phase::kProgressing || phase == Phase::kWaitingPromotion || phase == Phase::kWaiting;
+bool Abortable(api::Phase phase) {
+  return phase == api::Phase::kProgressing || phase == api::Phase::kWaitingPromotion || phase == api::Phase::kWaiting;
 }
 
-bool HasRequest(const StepInput& in, RequestKind kind) {
+bool HasRequest(const StepInput& in, api::RequestKind kind) {
   return std::any_of(in.requests.begin(), in.requests.end(), [&](const auto& r) { return r.kind == kind; });
 }
 
-bool NewRevision(const StepInput& in, const CanaryStatus& status) {
+bool NewRevision(const StepInput& in, const api::CanaryStatus& status) {
   const auto& rev = in.facts.target_revision;
   return in.facts.target_found && !rev.empty() && rev != status.last_applied_spec && rev != status.last_promoted_spec;
 }
 
 // Weight reached the ceiling, or enough iterations ran: the next good step promotes.
-bool ReadyToPromote(const CanarySpec& spec, const CanaryStatus& status) {
-  if (spec.strategy() == Strategy::kCanary) return status.canary_weight >= spec.EffectiveMaxWeight();
+bool ReadyToPromote(const api::CanarySpec& spec, const api::CanaryStatus& status) {
+  if (spec.strategy() == api::Strategy::kCanary) return status.canary_weight >= spec.EffectiveMaxWeight();
   return status.iterations >= spec.analysis.iterations;
 }
 
-int NextWeight(const CanarySpec& spec, const CanaryStatus& status) {
+int NextWeight(const api::CanarySpec& spec, const api::CanaryStatus& status) {
   int max = spec.EffectiveMaxWeight();
   const auto& steps = spec.analysis.step_weights;
   if (!steps.empty()) {
@@ -42,7 +42,7 @@ int NextWeight(const CanarySpec& spec, const CanaryStatus& status) {
 
 class Stepper {
  public:
-  Stepper(const StepInput& in, const AnalysisOutcome& outcome) : in_(in), outcome_(outcome) {
+  Stepper(const StepInput& in, const analysis::AnalysisOutcome& outcome) : in_(in), outcome_(outcome) {
     d_.status = in.status;
     if (!outcome.metrics.empty()) d_.status.metrics = outcome.metrics;
   }
@@ -60,40 +60,40 @@ class Stepper {
     HandleReconcile();
     if (HandlePromote()) return Done();
     switch (s().phase) {
-      case Phase::kInitializing:
+      case api::Phase::kInitializing:
         Initialize();
         break;
-      case Phase::kInitialized:
-      case Phase::kSucceeded:
-      case Phase::kFailed:
+      case api::Phase::kInitialized:
+      case api::Phase::kSucceeded:
+      case api::Phase::kFailed:
         Idle();
         break;
-      case Phase::kWaiting:
+      case api::Phase::kWaiting:
         Waiting();
         break;
-      case Phase::kProgressing:
-      case Phase::kWaitingPromotion:
+      case api::Phase::kProgressing:
+      case api::Phase::kWaitingPromotion:
         Progress();
         break;
-      case Phase::kPromoting:
+      case api::Phase::kPromoting:
         Promoting();
         break;
-      case Phase::kFinalising:
+      case api::Phase::kFinalising:
         Finalise();
         break;
-      case Phase::kTerminating:
-      case Phase::kTerminated:
+      case api::Phase::kTerminating:
+      case api::Phase::kTerminated:
         break;
     }
     return Done();
   }
 
  private:
-  CanaryStatus& s() { return d_.status; }
-  const CanarySpec& spec() const { return in_.spec; }
+  api::CanaryStatus& s() { return d_.status; }
+  const api::CanarySpec& spec() const { return in_.spec; }
 
-  Millis UntilNextStep() const {
-    return spec().analysis.interval - std::chrono::duration_cast<Millis>(in_.now - d_.status.last_step);
+  api::Millis UntilNextStep() const {
+    return spec().analysis.interval - std::chrono::duration_cast<api::Millis>(in_.now - d_.status.last_step);
   }
 
   Decision Done() {
@@ -131,8 +131,8 @@ class Stepper {
     a.canary_weight = canary_weight;
     a.primary_weight = 100 - canary_weight;
     a.ab_match = ab_match;
-    a.mirror = spec().analysis.mirror && canary_weight < 100 && in_.spec.strategy() != Strategy::kABTesting &&
-               InProgress(s().phase);
+    a.mirror = spec().analysis.mirror && canary_weight < 100 && in_.spec.strategy() != api::Strategy::kABTesting &&
+               api::InProgress(s().phase);
     Emit(a);
     s().canary_weight = canary_weight;
   }
@@ -147,15 +147,15 @@ class Stepper {
     s().SetCondition({"Promoted", status, reason, message, {}}, in_.now);
   }
 
-  void Transition(Phase phase, const std::string& reason, const std::string& message) {
+  void Transition(api::Phase phase, const std::string& reason, const std::string& message) {
     if (s().phase != phase) {
       s().phase = phase;
       s().last_transition = in_.now;
-      Event(phase == Phase::kFailed ? "Warning" : "Normal", reason, message);
+      Event(phase == api::Phase::kFailed ? "Warning" : "Normal", reason, message);
     }
   }
 
-  void Consume(RequestKind kind, const std::string& outcome) {
+  void Consume(api::RequestKind kind, const std::string& outcome) {
     d_.consumed.push_back(kind);
     std::string value;
     for (const auto& r : in_.requests)
@@ -166,13 +166,13 @@ class Stepper {
   // --- requests --------------------------------------------------------------------------
   bool HandleAbort() {
     for (const auto& r : in_.requests) {
-      if (r.kind != RequestKind::kAbort) continue;
+      if (r.kind != api::RequestKind::kAbort) continue;
       if (!Abortable(s().phase)) {
-        Consume(RequestKind::kAbort, std::string("nothing to abort: phase is ") + ToString(s().phase));
+        Consume(api::RequestKind::kAbort, std::string("nothing to abort: phase is ") + ToString(s().phase));
         return false;
       }
       std::string reason = r.value.empty() ? "no reason given" : r.value;
-      Consume(RequestKind::kAbort, "aborted: traffic returned to primary, canary scaled down");
+      Consume(api::RequestKind::kAbort, "aborted: traffic returned to primary, canary scaled down");
       Rollback("Aborted", "rollout of " + s().last_applied_spec + " aborted by request: " + reason);
       return true;
     }
@@ -180,34 +180,34 @@ class Stepper {
   }
 
   void HandleRetry() {
-    if (!HasRequest(in_, RequestKind::kRetry)) return;
-    if (s().phase != Phase::kFailed) {
-      Consume(RequestKind::kRetry, std::string("nothing to retry: phase is ") + ToString(s().phase));
+    if (!HasRequest(in_, api::RequestKind::kRetry)) return;
+    if (s().phase != api::Phase::kFailed) {
+      Consume(api::RequestKind::kRetry, std::string("nothing to retry: phase is ") + ToString(s().phase));
       return;
     }
-    Consume(RequestKind::kRetry, "retrying revision " + in_.facts.target_revision);
+    Consume(api::RequestKind::kRetry, "retrying revision " + in_.facts.target_revision);
     s().last_applied_spec.clear();  // the failed revision counts as new again
   }
 
   void HandleReconcile() {
-    if (!HasRequest(in_, RequestKind::kReconcile)) return;
-    Consume(RequestKind::kReconcile, "reconciled");
-    s().last_step = TimePoint{};  // the next step is due now
+    if (!HasRequest(in_, api::RequestKind::kReconcile)) return;
+    Consume(api::RequestKind::kReconcile, "reconciled");
+    s().last_step = core::TimePoint{};  // the next step is due now
   }
 
   // Promote waits until the canary is ready; until then the annotation stays.
   bool HandlePromote() {
-    if (!HasRequest(in_, RequestKind::kPromote)) return false;
-    if (s().phase == Phase::kPromoting || s().phase == Phase::kFinalising) {
-      Consume(RequestKind::kPromote, "already promoting");
+    if (!HasRequest(in_, api::RequestKind::kPromote)) return false;
+    if (s().phase == api::Phase::kPromoting || s().phase == api::Phase::kFinalising) {
+      Consume(api::RequestKind::kPromote, "already promoting");
       return false;
     }
-    if (!Abortable(s().phase) || s().phase == Phase::kWaiting) {
-      Consume(RequestKind::kPromote, std::string("nothing to promote: phase is ") + ToString(s().phase));
+    if (!Abortable(s().phase) || s().phase == api::Phase::kWaiting) {
+      Consume(api::RequestKind::kPromote, std::string("nothing to promote: phase is ") + ToString(s().phase));
       return false;
     }
     if (!in_.facts.canary_ready) return false;
-    Consume(RequestKind::kPromote, "promotion requested: skipping the rest of the analysis");
+    Consume(api::RequestKind::kPromote, "promotion requested: skipping the rest of the analysis");
     StartPromotion("PromotionRequested", "promotion of " + s().last_applied_spec + " requested by annotation");
     return true;
   }
@@ -215,7 +215,7 @@ class Stepper {
   // --- flows -----------------------------------------------------------------------------
   Decision InvalidSpec() {
     SetReady("False", "InvalidSpec", *in_.spec_error);
-    d_.requeue_after = Millis(0);
+    d_.requeue_after = api::Millis(0);
     return Done();
   }
 
@@ -223,10 +223,10 @@ class Stepper {
     Action a{Action::Type::kFinalize};
     a.revert = spec().revert_on_deletion;
     Emit(a);
-    Transition(Phase::kTerminating, "Terminating",
+    Transition(api::Phase::kTerminating, "Terminating",
                spec().revert_on_deletion ? "restoring the target Deployment and routing before deletion"
                                          : "Canary deleted");
-    d_.requeue_after = Millis(0);
+    d_.requeue_after = api::Millis(0);
     return Done();
   }
 
@@ -238,14 +238,14 @@ class Stepper {
     if (!in_.facts.primary_found) Simple(Action::Type::kInitializePrimary);
     if (!in_.facts.primary_found || !in_.facts.primary_ready) {
       SetReady("Unknown", "Initializing", "waiting for " + spec().target_name + "-primary to be ready");
-      d_.requeue_after = std::min(spec().analysis.interval, Millis(5000));
+      d_.requeue_after = std::min(spec().analysis.interval, api::Millis(5000));
       return;
     }
     Route(0);
     Simple(Action::Type::kScaleCanaryDown);
     s().last_applied_spec = s().last_promoted_spec = in_.facts.target_revision;
     s().tracked_configs = in_.facts.target_configs;
-    Transition(Phase::kInitialized, "Initialized",
+    Transition(api::Phase::kInitialized, "Initialized",
                "primary " + spec().target_name + "-primary serves all traffic; waiting for a new revision");
     SetReady("True", "Initialized", "primary serves revision " + in_.facts.target_revision);
   }
@@ -258,7 +258,7 @@ class Stepper {
   void Waiting() {
     if (!in_.facts.target_found) return;
     if (in_.facts.target_revision == s().last_promoted_spec) {
-      Transition(Phase::kSucceeded, "Reverted", "target is back at the promoted revision; nothing to roll out");
+      Transition(api::Phase::kSucceeded, "Reverted", "target is back at the promoted revision; nothing to roll out");
       return;
     }
     Gate("confirm-rollout", outcome_.confirm_rollout_open);
@@ -266,8 +266,8 @@ class Stepper {
 
   void Gate(const std::string& gate, bool open) {
     if (!open) {
-      if (s().phase != Phase::kWaiting) Alert("info", "WaitingForApproval", "revision " + in_.facts.target_revision + " waits for approval (" + gate + ")");
-      Transition(Phase::kWaiting, "Waiting", gate + " gate is closed: waiting for approval");
+      if (s().phase != api::Phase::kWaiting) Alert("info", "WaitingForApproval", "revision " + in_.facts.target_revision + " waits for approval (" + gate + ")");
+      Transition(api::Phase::kWaiting, "Waiting", gate + " gate is closed: waiting for approval");
       SetReady("Unknown", "Waiting", gate + " gate is closed");
       s().last_step = in_.now;
       return;
@@ -286,7 +286,7 @@ class Stepper {
     s().canary_wait_started = in_.now;
     Simple(Action::Type::kScaleCanaryUp);
     // Always an Event, also when a new revision restarts a rollout already Progressing.
-    s().phase = Phase::kProgressing;
+    s().phase = api::Phase::kProgressing;
     s().last_transition = in_.now;
     Event("Normal", "Progressing", message);
     SetReady("Unknown", "Progressing", message);
@@ -328,7 +328,7 @@ class Stepper {
       return false;
     }
     SetReady("Unknown", "Progressing", "waiting for canary " + spec().target_name + " to be ready");
-    d_.requeue_after = std::min(spec().analysis.interval, Millis(5000));
+    d_.requeue_after = std::min(spec().analysis.interval, api::Millis(5000));
     return false;
   }
 
@@ -348,9 +348,9 @@ class Stepper {
     }
     if (ReadyToPromote(spec(), s())) {
       if (!outcome_.confirm_promotion_open) {
-        if (s().phase != Phase::kWaitingPromotion)
+        if (s().phase != api::Phase::kWaitingPromotion)
           Alert("info", "WaitingPromotion", "revision " + s().last_applied_spec + " passed its analysis and waits for approval (confirm-promotion)");
-        Transition(Phase::kWaitingPromotion, "WaitingPromotion", "confirm-promotion gate is closed");
+        Transition(api::Phase::kWaitingPromotion, "WaitingPromotion", "confirm-promotion gate is closed");
         SetReady("Unknown", "WaitingPromotion", "analysis passed; confirm-promotion gate is closed");
         return;
       }
@@ -367,7 +367,7 @@ class Stepper {
   }
 
   void Advance() {
-    if (spec().strategy() == Strategy::kCanary) {
+    if (spec().strategy() == api::Strategy::kCanary) {
       if (!outcome_.confirm_traffic_increase_open) {
         SetReady("Unknown", "Progressing", "confirm-traffic-increase gate is closed at weight " +
                                                std::to_string(s().canary_weight));
@@ -381,7 +381,7 @@ class Stepper {
       return;
     }
     s().iterations++;
-    if (spec().strategy() == Strategy::kABTesting)
+    if (spec().strategy() == api::Strategy::kABTesting)
       Route(0, /*ab_match=*/true);
     else if (s().iterations == 1)
       Route(0);  // blue/green: the canary is tested through its own Service; mirroring if asked
@@ -391,20 +391,20 @@ class Stepper {
   }
 
   void StartPromotion(const std::string& reason, const std::string& message) {
-    if (spec().strategy() != Strategy::kCanary) Route(100);  // blue/green and A/B: switch to the canary
+    if (spec().strategy() != api::Strategy::kCanary) Route(100);  // blue/green and A/B: switch to the canary
     Simple(Action::Type::kPromotePrimary);
     s().last_step = in_.now;
-    Transition(Phase::kPromoting, reason, message);
+    Transition(api::Phase::kPromoting, reason, message);
     SetReady("Unknown", "Promoting", "copying revision " + s().last_applied_spec + " to the primary");
   }
 
   void Promoting() {
     if (!in_.facts.primary_ready) {
-      d_.requeue_after = std::min(spec().analysis.interval, Millis(5000));
+      d_.requeue_after = std::min(spec().analysis.interval, api::Millis(5000));
       return;
     }
     int step = spec().analysis.step_weight_promotion;
-    if (step > 0 && spec().strategy() == Strategy::kCanary && s().canary_weight > 0) {
+    if (step > 0 && spec().strategy() == api::Strategy::kCanary && s().canary_weight > 0) {
       if (!StepDue(in_, s())) {
         d_.requeue_after = UntilNextStep();
         return;
@@ -415,7 +415,7 @@ class Stepper {
     } else {
       Route(0);
     }
-    Transition(Phase::kFinalising, "Finalising", "primary runs " + s().last_applied_spec + "; scaling the canary down");
+    Transition(api::Phase::kFinalising, "Finalising", "primary runs " + s().last_applied_spec + "; scaling the canary down");
     Finalise();
   }
 
@@ -424,7 +424,7 @@ class Stepper {
     s().last_promoted_spec = s().last_applied_spec;
     Webhooks("post-rollout");
     std::string message = "revision " + s().last_promoted_spec + " promoted";
-    Transition(Phase::kSucceeded, "Succeeded", message);
+    Transition(api::Phase::kSucceeded, "Succeeded", message);
     SetReady("True", "Succeeded", message);
     SetPromoted("True", "Succeeded", message);
     Alert("info", "Promoted", message);
@@ -435,7 +435,7 @@ class Stepper {
     Simple(Action::Type::kScaleCanaryDown);
     Webhooks("rollback");
     Webhooks("post-rollout");
-    Transition(Phase::kFailed, reason, message);
+    Transition(api::Phase::kFailed, reason, message);
     SetReady("False", reason, message);
     SetPromoted("False", reason, message);
     Alert("error", reason, message);
@@ -448,35 +448,35 @@ class Stepper {
     std::string message = "target reverted to the promoted revision " + s().last_promoted_spec +
                           "; rollout of " + s().last_applied_spec + " ended";
     s().last_applied_spec = s().last_promoted_spec;
-    Transition(Phase::kSucceeded, "Reverted", message);
+    Transition(api::Phase::kSucceeded, "Reverted", message);
     SetReady("True", "Reverted", message);
   }
 
   const StepInput& in_;
-  const AnalysisOutcome& outcome_;
+  const analysis::AnalysisOutcome& outcome_;
   Decision d_;
 };
 
 }  // namespace
 
-AnalysisPlan PlanAnalysis(const StepInput& in) {
-  AnalysisPlan plan;
+analysis::AnalysisPlan PlanAnalysis(const StepInput& in) {
+  analysis::AnalysisPlan plan;
   const auto& st = in.status;
-  if (in.facts.deleting || in.spec_error || in.spec.suspend || HasRequest(in, RequestKind::kAbort)) return plan;
-  if (HasRequest(in, RequestKind::kPromote) && in.facts.canary_ready) return plan;
-  bool reconcile = HasRequest(in, RequestKind::kReconcile);
-  bool retry = HasRequest(in, RequestKind::kRetry) && st.phase == Phase::kFailed;
+  if (in.facts.deleting || in.spec_error || in.spec.suspend || HasRequest(in, api::RequestKind::kAbort)) return plan;
+  if (HasRequest(in, api::RequestKind::kPromote) && in.facts.canary_ready) return plan;
+  bool reconcile = HasRequest(in, api::RequestKind::kReconcile);
+  bool retry = HasRequest(in, api::RequestKind::kRetry) && st.phase == api::Phase::kFailed;
   switch (st.phase) {
-    case Phase::kInitialized:
-    case Phase::kSucceeded:
-    case Phase::kFailed:
+    case api::Phase::kInitialized:
+    case api::Phase::kSucceeded:
+    case api::Phase::kFailed:
       plan.confirm_rollout = NewRevision(in, st) || retry;
       break;
-    case Phase::kWaiting:
+    case api::Phase::kWaiting:
       plan.confirm_rollout = StepDue(in, st) || reconcile;
       break;
-    case Phase::kProgressing:
-    case Phase::kWaitingPromotion: {
+    case api::Phase::kProgressing:
+    case api::Phase::kWaitingPromotion: {
       if (NewRevision(in, st) || !in.facts.canary_ready || in.spec.skip_analysis) break;
       if (!StepDue(in, st) && !reconcile) break;
       plan.rollback_gate = true;
@@ -486,7 +486,7 @@ AnalysisPlan PlanAnalysis(const StepInput& in) {
       if (ReadyToPromote(in.spec, st))
         plan.confirm_promotion = true;
       else
-        plan.confirm_traffic_increase = in.spec.strategy() == Strategy::kCanary;
+        plan.confirm_traffic_increase = in.spec.strategy() == api::Strategy::kCanary;
       break;
     }
     default:
@@ -495,6 +495,6 @@ AnalysisPlan PlanAnalysis(const StepInput& in) {
   return plan;
 }
 
-Decision Step(const StepInput& input, const AnalysisOutcome& outcome) { return Stepper(input, outcome).Run(); }
+Decision Step(const StepInput& input, const analysis::AnalysisOutcome& outcome) { return Stepper(input, outcome).Run(); }
 
 }  // namespace sluice::canary

@@ -11,7 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "controller/canary/types.h"
+#include "analysis/plan.h"
+#include "api/canary_types.h"
 
 namespace sluice::canary {
 
@@ -28,45 +29,19 @@ struct ClusterFacts {
 };
 
 struct PendingRequest {
-  RequestKind kind;
+  api::RequestKind kind;
   std::string value;
 };
 
 struct StepInput {
-  const CanarySpec& spec;
-  const CanaryStatus& status;
+  const api::CanarySpec& spec;
+  const api::CanaryStatus& status;
   ClusterFacts facts;
   std::vector<PendingRequest> requests;
-  TimePoint now{};
+  core::TimePoint now{};
   int64_t generation = 0;
   // Set when the spec failed validation: the message names the field and what is expected.
   std::optional<std::string> spec_error;
-};
-
-// Checks and gates the reconciler must evaluate before calling Step. A webhook type with no
-// webhook configured counts as open/passed; no metrics count as passed.
-struct AnalysisPlan {
-  bool confirm_rollout = false;
-  bool pre_rollout = false;
-  bool rollback_gate = false;  // rollback webhooks: 2xx means "roll back now"
-  bool checks = false;         // rollout webhooks, then every metric
-  bool confirm_traffic_increase = false;
-  bool confirm_promotion = false;
-
-  bool Empty() const {
-    return !confirm_rollout && !pre_rollout && !rollback_gate && !checks && !confirm_traffic_increase &&
-           !confirm_promotion;
-  }
-};
-
-struct AnalysisOutcome {
-  bool confirm_rollout_open = true;
-  bool confirm_traffic_increase_open = true;
-  bool confirm_promotion_open = true;
-  bool rollback_requested = false;
-  std::optional<std::string> pre_rollout_failure;  // in words, naming the webhook
-  std::optional<std::string> check_failure;        // the first failing webhook or metric
-  std::vector<MetricResult> metrics;  // every metric evaluated this tick (recorded in status)
 };
 
 struct Action {
@@ -96,12 +71,12 @@ struct Action {
 
 struct Decision {
   std::vector<Action> actions;
-  CanaryStatus status;
-  std::vector<RequestKind> consumed;  // request annotations to remove (outcome in status)
-  Millis requeue_after{0};            // 0 = only on the next change
+  api::CanaryStatus status;
+  std::vector<api::RequestKind> consumed;  // request annotations to remove (outcome in status)
+  api::Millis requeue_after{0};            // 0 = only on the next change
 };
 
-AnalysisPlan PlanAnalysis(const StepInput& input);
-Decision Step(const StepInput& input, const AnalysisOutcome& outcome = {});
+analysis::AnalysisPlan PlanAnalysis(const StepInput& input);
+Decision Step(const StepInput& input, const analysis::AnalysisOutcome& outcome = {});
 
 }  // namespace sluice::canary

@@ -7,11 +7,11 @@
 #include <algorithm>
 #include <set>
 
-#include "controller/canary/facts.h"
+#include "apimachinery/contains.h"
 #include "controller/gitops/health.h"
-#include "kube/base64.h"
-#include "kube/object_key.h"
-#include "sandbox/apimachinery/fieldset.h"
+#include "core/base64.h"
+#include "core/object_key.h"
+#include "apimachinery/fieldset.h"
 
 namespace sluice::gitops {
 
@@ -28,7 +28,7 @@ void DropLastApplied(json& object) {
 }
 
 std::optional<uint64_t> NumericVersion(const json& object) {
-  const std::string& rv = kube::MetadataString(object, "resourceVersion");
+  const std::string& rv = core::MetadataString(object, "resourceVersion");
   if (rv.empty() || rv.size() > 19 || !std::all_of(rv.begin(), rv.end(), ::isdigit)) return std::nullopt;
   return std::stoull(rv);
 }
@@ -63,13 +63,13 @@ json ComparableIntent(const json& desired) {
   if (want.value("kind", "") == "Secret" && want.value("apiVersion", "") == "v1" && want.contains("stringData") &&
       want["stringData"].is_object()) {
     for (const auto& [k, v] : want["stringData"].items())
-      if (v.is_string()) want["data"][k] = kube::Base64Encode(v.get<std::string>());
+      if (v.is_string()) want["data"][k] = core::Base64Encode(v.get<std::string>());
     want.erase("stringData");
   }
   return want;
 }
 
-std::string RefusedMessage(const ApplyItem& item, const kube::ApiError& e) {
+std::string RefusedMessage(const ApplyItem& item, const core::ApiError& e) {
   std::string msg = e.message();
   // The API names the field in the message; causes add what the message may have cut.
   for (const auto& c : e.causes())
@@ -127,13 +127,13 @@ kube::ObjectPtr LiveObjects::Peek(const kube::ApiResource& res, const std::strin
   std::string obj_ns = res.namespaced ? ns : "";
   auto it = informers_.find(KindKey(res));
   kube::ObjectPtr cached = it == informers_.end() ? nullptr : it->second->Get(obj_ns, name);
-  auto w = written_.find(KindKey(res) + "|" + kube::ObjectKey(obj_ns, name));
+  auto w = written_.find(KindKey(res) + "|" + core::ObjectKey(obj_ns, name));
   if (w == written_.end()) return cached;
   if (cached) {
     auto have = NumericVersion(*cached), wrote = NumericVersion(*w->second);
     bool caught_up = have && wrote ? *have >= *wrote
-                                   : kube::MetadataString(*cached, "resourceVersion") ==
-                                         kube::MetadataString(*w->second, "resourceVersion");
+                                   : core::MetadataString(*cached, "resourceVersion") ==
+                                         core::MetadataString(*w->second, "resourceVersion");
     if (caught_up) {
       written_.erase(w);
       return cached;
@@ -144,12 +144,12 @@ kube::ObjectPtr LiveObjects::Peek(const kube::ApiResource& res, const std::strin
 
 void LiveObjects::Remember(const kube::ApiResource& res, json written) {
   DropLastApplied(written);
-  std::string key = KindKey(res) + "|" + kube::ObjectKey(written);
+  std::string key = KindKey(res) + "|" + core::ObjectKey(written);
   written_[key] = std::make_shared<const json>(std::move(written));
 }
 
 void LiveObjects::Forget(const kube::ApiResource& res, const std::string& ns, const std::string& name) {
-  written_.erase(KindKey(res) + "|" + kube::ObjectKey(res.namespaced ? ns : "", name));
+  written_.erase(KindKey(res) + "|" + core::ObjectKey(res.namespaced ? ns : "", name));
 }
 
 void LiveObjects::Stop() {
@@ -160,7 +160,7 @@ void LiveObjects::Stop() {
 
 bool NeedsApply(const json& live, const json& desired, const std::string& manager) {
   json want = ComparableIntent(desired);
-  if (!canary::ContainsAll(live, want)) return true;
+  if (!apimachinery::ContainsAll(live, want)) return true;
   const json& meta = live.value("metadata", json::object());
   if (!meta.contains("managedFields") || !meta["managedFields"].is_array()) return false;
   for (const auto& entry : meta["managedFields"]) {
@@ -213,8 +213,8 @@ asio::awaitable<void> Applier::Stage(std::vector<ApplyItem*> items, ApplyCounts&
       auto op = client_->Patch(item->res, item->ref.ns, item->ref.name, type, item->object, po);
       co_await std::move(op);
       counts.dry_runs++;
-    } catch (const kube::ApiError& e) {
-      if (e.retry_advice() == kube::RetryAdvice::kBackoff) throw;
+    } catch (const core::ApiError& e) {
+      if (e.retry_advice() == core::RetryAdvice::kBackoff) throw;
       throw ApplyError("ValidationFailed", RefusedMessage(*item, e) + " (server-side dry run; nothing of this revision was applied)");
     }
   }
@@ -227,8 +227,8 @@ asio::awaitable<void> Applier::Stage(std::vector<ApplyItem*> items, ApplyCounts&
     try {
       auto op = client_->Patch(item->res, item->ref.ns, item->ref.name, type, item->object, po);
       written = co_await std::move(op);
-    } catch (const kube::ApiError& e) {
-      if (e.retry_advice() == kube::RetryAdvice::kBackoff) throw;
+    } catch (const core::ApiError& e) {
+      if (e.retry_advice() == core::RetryAdvice::kBackoff) throw;
       throw ApplyError("ApplyFailed", RefusedMessage(*item, e));
     }
     counts.writes++;
@@ -274,7 +274,7 @@ asio::awaitable<ApplyCounts> Applier::Apply(std::vector<ApplyItem>& items, std::
       auto op = live_->Resolve(item->ref.ApiVersion(), item->ref.kind);
       item->res = co_await std::move(op);
       item->resolved = true;
-    } catch (const kube::ApiError& e) {
+    } catch (const core::ApiError& e) {
       if (!e.IsNotFound()) throw;
       throw ApplyError("ValidationFailed", item->origin + ": " + item->ref.Describe() +
                                                ": the API does not serve kind " + item->ref.kind + " in " +
@@ -295,7 +295,7 @@ asio::awaitable<PruneCounts> Applier::Prune(std::vector<ObjectRef> stale, std::s
     try {
       auto op = live_->Resolve(ref.ApiVersion(), ref.kind);
       res = co_await std::move(op);
-    } catch (const kube::ApiError& e) {
+    } catch (const core::ApiError& e) {
       if (e.IsNotFound()) continue;  // the kind is gone, and its objects with it
       throw;
     }
@@ -320,7 +320,7 @@ asio::awaitable<PruneCounts> Applier::Prune(std::vector<ObjectRef> stale, std::s
       auto del = client_->Delete(res, ref.ns, ref.name, d);
       co_await std::move(del);
       out.deletes++;
-    } catch (const kube::ApiError& e) {
+    } catch (const core::ApiError& e) {
       if (!e.IsNotFound()) {
         spdlog::warn("prune of {} failed: {}", ref.Describe(), e.what());
         out.kept.push_back(ref.Describe() + " (delete failed, will retry: " + e.message() + ")");

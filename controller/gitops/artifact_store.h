@@ -11,14 +11,14 @@
 #include <string>
 #include <vector>
 
-#include "kube/clock.h"
+#include "core/clock.h"
 
 namespace sluice::gitops {
 
 struct Artifact {
   std::string revision;  // "main@sha1:<40 hex>", "v1.2.0@sha1:<hex>" or "sha1:<hex>"
   std::string path;      // directory holding the tree of that revision (ignore rules applied)
-  kube::TimePoint fetched{};
+  core::TimePoint fetched{};
 };
 
 class ArtifactStore {

@@ -27,7 +27,7 @@
 #include <thread>
 
 #include "controller/gitops/semver.h"
-#include "kube/base64.h"
+#include "core/base64.h"
 
 namespace sluice::gitops {
 
@@ -506,14 +506,14 @@ std::string Sha1Base64Host(const std::string& salt, const std::string& host) {
   unsigned int len = 0;
   HMAC(EVP_sha1(), salt.data(), static_cast<int>(salt.size()), reinterpret_cast<const unsigned char*>(host.data()),
        host.size(), mac, &len);
-  return kube::Base64Encode(std::string(reinterpret_cast<char*>(mac), len));
+  return core::Base64Encode(std::string(reinterpret_cast<char*>(mac), len));
 }
 
 bool HostMatches(const std::string& field, const std::string& host_entry) {
   if (field.rfind("|1|", 0) == 0) {  // hashed: |1|base64(salt)|base64(hmac-sha1(salt, host))
     auto bar = field.find('|', 3);
     if (bar == std::string::npos) return false;
-    auto salt = kube::Base64Decode(field.substr(3, bar - 3));
+    auto salt = core::Base64Decode(field.substr(3, bar - 3));
     return salt && Sha1Base64Host(*salt, host_entry) == field.substr(bar + 1);
   }
   std::stringstream names(field);
@@ -534,7 +534,7 @@ bool KnownHostsAccepts(const std::string& known_hosts, const std::string& host, 
     std::string hosts, type, key;
     if (!(fields >> hosts >> type >> key) || hosts[0] == '#' || hosts[0] == '@') continue;
     if (!HostMatches(hosts, entry)) continue;
-    auto blob = kube::Base64Decode(key);
+    auto blob = core::Base64Decode(key);
     if (blob && *blob == key_blob) return true;
   }
   return false;

@@ -1,5 +1,4 @@
 #include "controller/gitops/git_repository_controller.h"
-#include "kube/reconcile_loop.h"
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/bind_executor.hpp>
@@ -12,9 +11,10 @@
 
 #include <filesystem>
 
-#include "controller/canary/spec.h"
-#include "kube/base64.h"
-#include "kube/object_key.h"
+#include "api/canary_spec.h"
+#include "core/base64.h"
+#include "core/duration.h"
+#include "core/object_key.h"
 
 namespace sluice::gitops {
 
@@ -52,11 +52,11 @@ asio::awaitable<T> RunBlocking(asio::thread_pool& pool, Fn fn) {
 
 // A condition in status.conditions: lastTransitionTime moves only when status changes.
 void SetCondition(json& status, const std::string& type, const std::string& value, const std::string& reason,
-                  const std::string& message, int64_t generation, kube::TimePoint now) {
+                  const std::string& message, int64_t generation, core::TimePoint now) {
   json& conditions = status["conditions"];
   if (!conditions.is_array()) conditions = json::array();
   json c = {{"type", type}, {"status", value}, {"reason", reason}, {"message", message},
-            {"observedGeneration", generation}, {"lastTransitionTime", kube::FormatTime(now)}};
+            {"observedGeneration", generation}, {"lastTransitionTime", core::FormatTime(now)}};
   for (auto& existing : conditions)
     if (existing.value("type", "") == type) {
       if (existing.value("status", "") == value) c["lastTransitionTime"] = existing.value("lastTransitionTime", c["lastTransitionTime"].get<std::string>());
@@ -75,7 +75,7 @@ void RemoveCondition(json& status, const std::string& type) {
 }
 
 void MarkFailed(json& status, const std::string& reason, const std::string& message, bool stalled, int64_t generation,
-                kube::TimePoint now) {
+                core::TimePoint now) {
   SetCondition(status, "Ready", "False", reason, message, generation, now);
   RemoveCondition(status, "Reconciling");
   if (stalled)
@@ -86,10 +86,10 @@ void MarkFailed(json& status, const std::string& reason, const std::string& mess
 
 // Returns whether the artifact changed (lastUpdateTime moves only then).
 bool MarkReady(json& status, const std::string& revision, const std::string& path, int64_t generation,
-               kube::TimePoint now) {
+               core::TimePoint now) {
   json artifact = status.value("artifact", json::object());
   bool changed = artifact.value("revision", "") != revision || artifact.value("path", "") != path;
-  if (changed) artifact = {{"revision", revision}, {"path", path}, {"lastUpdateTime", kube::FormatTime(now)}};
+  if (changed) artifact = {{"revision", revision}, {"path", path}, {"lastUpdateTime", core::FormatTime(now)}};
   status["artifact"] = artifact;
   SetCondition(status, "Ready", "True", "Succeeded", "stored artifact for revision '" + revision + "'", generation, now);
   RemoveCondition(status, "Reconciling");
@@ -118,7 +118,7 @@ struct SourceSpec {
 
 milliseconds DurationField(const json& spec, const char* field, milliseconds fallback, SourceSpec& out) {
   if (!spec.contains(field)) return fallback;
-  auto d = spec[field].is_string() ? canary::ParseDuration(spec[field].get<std::string>()) : std::nullopt;
+  auto d = spec[field].is_string() ? core::ParseDuration(spec[field].get<std::string>()) : std::nullopt;
   if (!d || d->count() <= 0) {
     out.error = std::string("spec.") + field + ": expected a duration such as 30s, 1m or 1h, got " + spec[field].dump();
     out.error_reason = "InvalidSpec";
@@ -159,7 +159,7 @@ SourceSpec ParseSpec(const json& obj) {
 
 std::string SecretString(const json& secret, const char* key) {
   auto data = secret.value("data", json::object());
-  if (data.contains(key) && data[key].is_string()) return kube::Base64Decode(data[key].get<std::string>()).value_or("");
+  if (data.contains(key) && data[key].is_string()) return core::Base64Decode(data[key].get<std::string>()).value_or("");
   auto plain = secret.value("stringData", json::object());
   return plain.value(key, "");
 }
@@ -231,22 +231,31 @@ GitRepositoryController::GitRepositoryController(std::shared_ptr<kube::Client> c
                                                  std::shared_ptr<kube::EventRecorder> events,
                                                  std::shared_ptr<ArtifactStore> artifacts,
                                                  GitRepositoryControllerOptions options)
-    : client_(std::move(client)),
+    : Reconciler(client->executor(),
+                 // Git failures are handled inside Reconcile and reported in status; what reaches here is a
+                 // status write that failed (API down, a conflict), so everything is retried.
+                 {.name = "gitrepositories",
+                  .kind = "GitRepository",
+                  .workers = options.workers,
+                  .retry = {.base_delay = std::chrono::milliseconds(500),
+                            .max_delay = std::chrono::seconds(300),
+                            .retry_invalid = true},
+                  .clock = options.clock}),
+      client_(std::move(client)),
       events_(std::move(events)),
       artifacts_(std::move(artifacts)),
       options_(std::move(options)),
       pool_(static_cast<size_t>(std::max(1, options_.git_threads))),
       rng_(std::random_device{}()) {
-  kube::WorkQueueOptions q;
-  q.name = "gitrepositories";
-  q.base_delay = milliseconds(500);
-  q.max_delay = std::chrono::seconds(300);
-  queue_ = kube::WorkQueue::Create(client_->executor(), *options_.clock, q);
 }
 
 GitRepositoryController::~GitRepositoryController() { pool_.join(); }
 
-asio::awaitable<void> GitRepositoryController::StartInformers() {
+std::weak_ptr<GitRepositoryController> GitRepositoryController::WeakSelf() {
+  return std::static_pointer_cast<GitRepositoryController>(shared_from_this());
+}
+
+asio::awaitable<void> GitRepositoryController::StartWatches() {
   auto op = client_->Resolve("sluice.dev/v1beta1", "GitRepository");
   resource_ = co_await std::move(op);
   auto secrets_op = client_->Resolve("v1", "Secret");
@@ -267,19 +276,19 @@ asio::awaitable<void> GitRepositoryController::StartInformers() {
   co_await std::move(w1);
   auto w2 = secrets_->WaitForSync();
   co_await std::move(w2);
-  synced_ = true;
+  spdlog::info("git repository controller synced: {} repositories, cache {}", repos_->size(), options_.cache_dir);
 }
 
 void GitRepositoryController::WireHandlers() {
-  auto self = weak_from_this();
+  auto self = WeakSelf();
   kube::InformerHandler repos;
   repos.on_add = [self](const kube::ObjectPtr& o) {
-    if (auto s = self.lock()) s->queue_->Add(kube::ObjectKey(*o));
+    if (auto s = self.lock()) s->Enqueue(core::ObjectKey(*o));
   };
   // Our own status writes come back as updates: only spec, annotation and deletion changes
   // reconcile early; everything else waits for the interval.
   repos.on_update = [self](const kube::ObjectPtr& old_obj, const kube::ObjectPtr& o) {
-    if (auto s = self.lock(); s && NeedsReconcile(*old_obj, *o)) s->queue_->Add(kube::ObjectKey(*o));
+    if (auto s = self.lock(); s && NeedsReconcile(*old_obj, *o)) s->Enqueue(core::ObjectKey(*o));
   };
   repos.on_delete = repos.on_add;
   repos_->AddHandler(repos);
@@ -288,7 +297,7 @@ void GitRepositoryController::WireHandlers() {
   secrets.on_add = [self](const kube::ObjectPtr& o) {
     auto s = self.lock();
     if (!s) return;
-    for (const auto& r : s->repos_->ByIndex("secret", kube::ObjectKey(*o))) s->queue_->Add(kube::ObjectKey(*r));
+    for (const auto& r : s->repos_->ByIndex("secret", core::ObjectKey(*o))) s->Enqueue(core::ObjectKey(*r));
   };
   secrets.on_update = [secrets](const kube::ObjectPtr& old_obj, const kube::ObjectPtr& o) {
     if (old_obj->value("data", json::object()) != o->value("data", json::object())) secrets.on_add(o);
@@ -297,38 +306,12 @@ void GitRepositoryController::WireHandlers() {
   secrets_->AddHandler(secrets);
 }
 
-asio::awaitable<void> GitRepositoryController::Run() {
-  co_await StartInformers();
-  spdlog::info("git repository controller synced: {} repositories, cache {}", repos_->size(), options_.cache_dir);
-  for (int i = 0; i < options_.workers; ++i)
-    asio::co_spawn(client_->executor(), [self = shared_from_this()]() { return self->Worker(); }, asio::detached);
-  asio::steady_timer idle(client_->executor());
-  while (!stopped_) {
-    idle.expires_after(milliseconds(200));
-    co_await idle.async_wait(asio::use_awaitable);
-  }
-}
-
-void GitRepositoryController::Stop() {
-  stopped_ = true;
-  queue_->ShutDown();
+void GitRepositoryController::StopWatches() {
   if (repos_) repos_->Stop();
   if (secrets_) secrets_->Stop();
 }
 
-asio::awaitable<void> GitRepositoryController::Worker() {
-  auto self = shared_from_this();
-  auto reconcile = [self](std::string key) { return self->Reconcile(std::move(key)); };
-  // Status writes failing (API down, conflict) are retried with backoff; Git failures are
-  // handled inside Reconcile and reported in status.
-  auto on_error = [self](const std::string& key, const std::exception& e) {
-    self->stats_.failures++;
-    spdlog::warn("reconcile of GitRepository {} failed: {}", key, e.what());
-    return true;
-  };
-  auto loop = kube::ProcessQueue(queue_, reconcile, on_error);
-  co_await std::move(loop);
-}
+void GitRepositoryController::OnReconcileError(const std::string&, const std::exception&, bool) { stats_.failures++; }
 
 std::chrono::milliseconds GitRepositoryController::Jittered(milliseconds interval) {
   std::uniform_real_distribution<double> d(0.0, options_.jitter);
@@ -354,7 +337,7 @@ asio::awaitable<void> GitRepositoryController::Reconcile(std::string key) {
   pass.artifact_base = options_.cache_dir + "/artifacts/" + pass.ns + "/" + pass.name;
   json current = obj.value("status", json::object());
   json status = current;
-  kube::TimePoint now = options_.clock->Now();
+  core::TimePoint now = options_.clock->Now();
   if (pass.spec.suspend) co_return;  // the last artifact stays published
 
   auto fail = [&](const std::string& reason, const std::string& message, bool stalled) {
@@ -375,7 +358,7 @@ asio::awaitable<void> GitRepositoryController::Reconcile(std::string key) {
       fail("AuthenticationFailed", "spec.secretRef: Secret " + pass.ns + "/" + pass.spec.secret_name + " not found",
            false);
       co_await WriteStatus(pass, status);
-      queue_->AddAfter(key, pass.spec.interval);  // the Secret's arrival also reconciles
+      EnqueueAfter(key, pass.spec.interval);  // the Secret's arrival also reconciles
       co_return;
     }
     pass.credentials = CredentialsFrom(*secret);
@@ -397,7 +380,7 @@ asio::awaitable<void> GitRepositoryController::Reconcile(std::string key) {
     if (stalled) co_return;
     int n = ++failures_[key];
     auto backoff = milliseconds(1000) * (1 << std::min(n - 1, 10));
-    queue_->AddAfter(key, std::min(backoff, Jittered(pass.spec.interval)));
+    EnqueueAfter(key, std::min(backoff, Jittered(pass.spec.interval)));
     co_return;
   }
   failures_.erase(key);
@@ -406,14 +389,14 @@ asio::awaitable<void> GitRepositoryController::Reconcile(std::string key) {
     events_->Normal(obj, "NewArtifact", "stored artifact for revision '" + revision + "'");
   Publish(pass, outcome);
   co_await WriteStatus(pass, status);
-  queue_->AddAfter(key, Jittered(pass.spec.interval));
+  EnqueueAfter(key, Jittered(pass.spec.interval));
 }
 
 void GitRepositoryController::Forget(const std::string& key) {
   if (published_.erase(key)) artifacts_->Remove(key);
   failures_.erase(key);
   // The bare repository goes; exported trees stay, since a sync may still be reading one.
-  auto [ns, name] = kube::SplitObjectKey(key);
+  auto [ns, name] = core::SplitObjectKey(key);
   asio::post(pool_, [dir = options_.cache_dir + "/repos/" + ns + "/" + name + ".git"] {
     std::error_code ec;
     fs::remove_all(dir, ec);

@@ -19,10 +19,10 @@
 #include "controller/gitops/artifact_store.h"
 #include "controller/gitops/git_client.h"
 #include "kube/client.h"
-#include "kube/clock.h"
+#include "core/clock.h"
 #include "kube/event_recorder.h"
 #include "kube/informer.h"
-#include "kube/work_queue.h"
+#include "kube/runtime/reconciler.h"
 
 namespace sluice::gitops {
 
@@ -35,7 +35,7 @@ struct GitRepositoryControllerOptions {
   int git_threads = 2;    // libgit2 worker pool
   double jitter = 0.1;    // requeue after interval * [1, 1 + jitter)
   std::string field_manager = "sluice-source";
-  const kube::Clock* clock = &kube::SystemClock::Instance();
+  const core::Clock* clock = &core::SystemClock::Instance();
 };
 
 struct SourceStats {
@@ -48,7 +48,7 @@ struct SourceStats {
   uint64_t received_bytes = 0;
 };
 
-class GitRepositoryController : public std::enable_shared_from_this<GitRepositoryController> {
+class GitRepositoryController final : public kube::runtime::Reconciler {
  public:
   static std::shared_ptr<GitRepositoryController> Create(std::shared_ptr<kube::Client> client,
                                                          std::shared_ptr<kube::EventRecorder> events,
@@ -56,12 +56,9 @@ class GitRepositoryController : public std::enable_shared_from_this<GitRepositor
                                                          GitRepositoryControllerOptions options);
   ~GitRepositoryController();
 
-  // Starts the informers, waits for their caches, runs the workers until Stop().
-  boost::asio::awaitable<void> Run();
-  void Stop();
-  bool Synced() const { return synced_; }
+  bool Synced() const { return Ready(); }
 
-  boost::asio::awaitable<void> Reconcile(std::string key);
+  boost::asio::awaitable<void> Reconcile(std::string key) override;
   const SourceStats& stats() const { return stats_; }
 
  private:
@@ -70,8 +67,10 @@ class GitRepositoryController : public std::enable_shared_from_this<GitRepositor
   struct Pass;
   struct Outcome;
 
-  boost::asio::awaitable<void> StartInformers();
-  boost::asio::awaitable<void> Worker();
+  boost::asio::awaitable<void> StartWatches() override;
+  void StopWatches() override;
+  void OnReconcileError(const std::string& key, const std::exception& error, bool will_retry) override;
+  std::weak_ptr<GitRepositoryController> WeakSelf();
   void WireHandlers();
   boost::asio::awaitable<Outcome> Fetch(const Pass& pass);
   void Publish(const Pass& pass, const Outcome& outcome);
@@ -84,7 +83,6 @@ class GitRepositoryController : public std::enable_shared_from_this<GitRepositor
   std::shared_ptr<kube::EventRecorder> events_;
   std::shared_ptr<ArtifactStore> artifacts_;
   GitRepositoryControllerOptions options_;
-  std::shared_ptr<kube::WorkQueue> queue_;
   kube::ApiResource resource_;
   std::shared_ptr<kube::Informer> repos_;
   std::shared_ptr<kube::Informer> secrets_;
@@ -94,8 +92,6 @@ class GitRepositoryController : public std::enable_shared_from_this<GitRepositor
   std::map<std::string, int> failures_;           // key -> consecutive failures (retry backoff)
   std::minstd_rand rng_;
   SourceStats stats_;
-  bool synced_ = false;
-  bool stopped_ = false;
 };
 
 }  // namespace sluice::gitops

@@ -1,5 +1,5 @@
 #include "controller/gitops/kustomization_controller.h"
-#include "kube/reconcile_loop.h"
+#include "core/duration.h"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -11,10 +11,11 @@
 #include <algorithm>
 #include <set>
 
-#include "controller/canary/spec.h"
+#include "api/canary_spec.h"
 #include "controller/gitops/health.h"
-#include "kube/base64.h"
-#include "kube/object_key.h"
+#include "core/base64.h"
+#include "core/json_fields.h"
+#include "core/object_key.h"
 
 namespace sluice::gitops {
 
@@ -29,17 +30,14 @@ std::chrono::milliseconds Duration(const json& spec, const char* field, std::chr
   if (!spec.contains(field) || spec[field].is_null()) return fallback;
   if (!spec[field].is_string())
     throw std::invalid_argument(std::string("spec.") + field + ": expected a duration such as 30s, 5m or 1h");
-  auto d = canary::ParseDuration(spec[field].get<std::string>());
+  auto d = core::ParseDuration(spec[field].get<std::string>());
   if (!d || d->count() <= 0)
     throw std::invalid_argument(std::string("spec.") + field + ": Invalid value: \"" + spec[field].get<std::string>() +
                                 "\": expected a positive duration such as 30s, 5m or 1h");
   return *d;
 }
 
-std::string Str(const json& parent, const char* key) {
-  auto it = parent.find(key);
-  return it != parent.end() && it->is_string() ? it->get<std::string>() : "";
-}
+using core::Str;
 
 const json* Condition(const json& status, const std::string& type) {
   if (!status.is_object() || !status.contains("conditions") || !status["conditions"].is_array()) return nullptr;
@@ -152,14 +150,14 @@ struct KustomizationController::Pass {
   KustomizationSpec spec;
   std::optional<Artifact> artifact;
   std::chrono::milliseconds requeue{0};
-  kube::TimePoint now;
+  core::TimePoint now;
 
   void SetCondition(const std::string& type, const std::string& value, const std::string& reason,
                     const std::string& message) {
     json& conditions = status["conditions"];
     if (!conditions.is_array()) conditions = json::array();
     json c = {{"type", type}, {"status", value}, {"reason", reason}, {"message", message},
-              {"observedGeneration", generation}, {"lastTransitionTime", kube::FormatTime(now)}};
+              {"observedGeneration", generation}, {"lastTransitionTime", core::FormatTime(now)}};
     for (auto& existing : conditions) {
       if (existing.value("type", "") != type) continue;
       if (existing.value("status", "") == value) c["lastTransitionTime"] = existing.value("lastTransitionTime", c["lastTransitionTime"].get<std::string>());
@@ -199,15 +197,20 @@ KustomizationController::KustomizationController(std::shared_ptr<kube::Client> c
                                                  std::shared_ptr<kube::EventRecorder> events,
                                                  std::shared_ptr<ArtifactStore> artifacts,
                                                  KustomizationControllerOptions options)
-    : client_(std::move(client)),
+    : Reconciler(client->executor(),
+                 // Apply failures are reported in status by Reconcile; what reaches here is a status or
+                 // inventory write that failed, so everything is retried.
+                 {.name = "kustomizations",
+                  .kind = "Kustomization",
+                  .workers = options.workers,
+                  .retry = {.base_delay = std::chrono::milliseconds(500),
+                            .max_delay = std::chrono::seconds(120),
+                            .retry_invalid = true},
+                  .clock = options.clock}),
+      client_(std::move(client)),
       events_(std::move(events)),
       artifacts_(std::move(artifacts)),
       options_(std::move(options)) {
-  kube::WorkQueueOptions q;
-  q.name = "kustomizations";
-  q.base_delay = std::chrono::milliseconds(500);
-  q.max_delay = std::chrono::seconds(120);
-  queue_ = kube::WorkQueue::Create(client_->executor(), *options_.clock, q);
   live_ = std::make_shared<LiveObjects>(client_);
   ApplierOptions ao;
   ao.field_manager = options_.field_manager;
@@ -216,7 +219,11 @@ KustomizationController::KustomizationController(std::shared_ptr<kube::Client> c
 
 KustomizationController::~KustomizationController() { loader_.join(); }
 
-asio::awaitable<void> KustomizationController::StartInformers() {
+std::weak_ptr<KustomizationController> KustomizationController::WeakSelf() {
+  return std::static_pointer_cast<KustomizationController>(shared_from_this());
+}
+
+asio::awaitable<void> KustomizationController::StartWatches() {
   auto op = client_->Resolve(kGroupVersion, "Kustomization");
   resource_ = co_await std::move(op);
   kube::InformerOptions io;
@@ -242,7 +249,7 @@ asio::awaitable<void> KustomizationController::StartInformers() {
       std::string target = c.value("spec", json::object()).value("targetRef", json::object()).value("name", "");
       return std::vector<std::string>{c["metadata"].value("namespace", "") + "/" + target};
     });
-  } catch (const kube::ApiError& e) {
+  } catch (const core::ApiError& e) {
     if (!e.IsNotFound()) throw;
     spdlog::info("Canary CRD not installed: syncs apply Deployments without canary awareness");
   }
@@ -250,14 +257,14 @@ asio::awaitable<void> KustomizationController::StartInformers() {
   informer_->Start();
   auto wait = informer_->WaitForSync();
   co_await std::move(wait);
-  synced_ = true;
+  spdlog::info("kustomization controller synced: {} kustomizations", informer_->size());
 }
 
 void KustomizationController::WireHandlers() {
-  auto self = weak_from_this();
+  auto self = WeakSelf();
   kube::InformerHandler h;
   h.on_add = [self](const kube::ObjectPtr& o) {
-    if (auto s = self.lock()) s->queue_->Add(kube::ObjectKey(*o));
+    if (auto s = self.lock()) s->Enqueue(core::ObjectKey(*o));
   };
   // Our own status writes come back as updates: only a new generation, a reconcile request
   // or a deletion is work for this sync; a change of readiness is work for its dependents.
@@ -271,7 +278,7 @@ void KustomizationController::WireHandlers() {
     };
     if (om.value("generation", 0) != nm.value("generation", 0) || request(om) != request(nm) ||
         nm.contains("deletionTimestamp"))
-      s->queue_->Add(kube::ObjectKey(*o));
+      s->Enqueue(core::ObjectKey(*o));
     if (IsReady(*old_obj) != IsReady(*o)) s->EnqueueDependents(*o);
   };
   h.on_delete = [self](const kube::ObjectPtr& o) {
@@ -288,44 +295,20 @@ void KustomizationController::WireHandlers() {
 }
 
 void KustomizationController::EnqueueSource(const std::string& source_key) {
-  if (stopped_ || !informer_) return;
-  for (const auto& k : informer_->ByIndex("source", source_key)) queue_->Add(kube::ObjectKey(*k));
+  if (Stopping() || !informer_) return;
+  for (const auto& k : informer_->ByIndex("source", source_key)) Enqueue(core::ObjectKey(*k));
 }
 
 void KustomizationController::EnqueueDependents(const json& kustomization) {
-  for (const auto& k : informer_->ByIndex("dependsOn", kube::ObjectKey(kustomization))) queue_->Add(kube::ObjectKey(*k));
+  for (const auto& k : informer_->ByIndex("dependsOn", core::ObjectKey(kustomization))) Enqueue(core::ObjectKey(*k));
 }
 
-asio::awaitable<void> KustomizationController::Run() {
-  co_await StartInformers();
-  spdlog::info("kustomization controller synced: {} kustomizations", informer_->size());
-  for (int i = 0; i < options_.workers; ++i)
-    asio::co_spawn(client_->executor(), [self = shared_from_this()]() { return self->Worker(); }, asio::detached);
-  asio::steady_timer idle(client_->executor());
-  while (!stopped_) {
-    idle.expires_after(std::chrono::milliseconds(200));
-    co_await idle.async_wait(asio::use_awaitable);
-  }
-}
-
-void KustomizationController::Stop() {
-  stopped_ = true;
-  queue_->ShutDown();
+void KustomizationController::StopWatches() {
   if (informer_) informer_->Stop();
   live_->Stop();
 }
 
-asio::awaitable<void> KustomizationController::Worker() {
-  auto self = shared_from_this();
-  auto reconcile = [self](std::string key) { return self->Reconcile(std::move(key)); };
-  auto on_error = [self](const std::string& key, const std::exception& e) {
-    self->stats_.errors++;
-    spdlog::warn("reconcile of kustomization {} failed, will retry: {}", key, e.what());
-    return true;
-  };
-  auto loop = kube::ProcessQueue(queue_, reconcile, on_error);
-  co_await std::move(loop);
-}
+void KustomizationController::OnReconcileError(const std::string&, const std::exception&, bool) { stats_.errors++; }
 
 // --- one reconcile -----------------------------------------------------------------------
 
@@ -389,7 +372,7 @@ asio::awaitable<void> KustomizationController::Reconcile(std::string key) {
   co_await Sync(pass);
   pass.status["observedGeneration"] = pass.generation;
   co_await WriteStatus(pass);
-  if (pass.requeue.count() > 0) queue_->AddAfter(key, pass.requeue);
+  if (pass.requeue.count() > 0) EnqueueAfter(key, pass.requeue);
 }
 
 asio::awaitable<void> KustomizationController::Sync(Pass& pass) {
@@ -527,7 +510,7 @@ asio::awaitable<Variables> KustomizationController::ResolveVariables(Pass& pass)
     for (const auto& [k, v] : data.items()) {
       if (!v.is_string() || !ValidVariableName(k)) continue;  // other keys are not variables
       if (from.kind == "Secret") {
-        auto decoded = kube::Base64Decode(v.get<std::string>());
+        auto decoded = core::Base64Decode(v.get<std::string>());
         if (!decoded) throw ManifestError("SubstituteFailed", at + ": Secret " + from.name + " key " + k + " is not base64");
         vars[k] = *decoded;
       } else {
@@ -559,7 +542,7 @@ asio::awaitable<std::vector<ApplyItem>> KustomizationController::Prepare(Pass& p
       auto resolve = live_->Resolve(api_version, kind);
       item.res = co_await std::move(resolve);
       item.resolved = true;
-    } catch (const kube::ApiError& e) {
+    } catch (const core::ApiError& e) {
       if (!e.IsNotFound()) throw;
     }
     if (!item.resolved) {
@@ -664,7 +647,7 @@ asio::awaitable<std::optional<std::string>> KustomizationController::WaitHealthy
       try {
         auto resolve = live_->Resolve(av, h.kind);
         res = co_await std::move(resolve);
-      } catch (const kube::ApiError& e) {
+      } catch (const core::ApiError& e) {
         if (!e.IsNotFound()) throw;
         co_return "health check " + h.kind + " " + h.name + ": kind not served in " + av;
       }
@@ -687,7 +670,7 @@ asio::awaitable<std::optional<std::string>> KustomizationController::WaitHealthy
       pending.push_back(c.describe + " (" + h.message + ")");
     }
     if (pending.empty()) co_return std::nullopt;
-    if (failed || std::chrono::steady_clock::now() >= deadline || stopped_)
+    if (failed || std::chrono::steady_clock::now() >= deadline || Stopping())
       co_return std::string(failed ? "health check failed: " : "timeout waiting for: ") + Join(pending, ", ");
     timer.expires_after(options_.health_poll);
     co_await timer.async_wait(asio::use_awaitable);

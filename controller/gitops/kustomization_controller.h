@@ -25,10 +25,10 @@
 #include "controller/gitops/sync_metrics.h"
 #include "controller/gitops/manifests.h"
 #include "kube/client.h"
-#include "kube/clock.h"
+#include "core/clock.h"
 #include "kube/event_recorder.h"
 #include "kube/informer.h"
-#include "kube/work_queue.h"
+#include "kube/runtime/reconciler.h"
 
 namespace sluice::gitops {
 
@@ -86,7 +86,7 @@ struct KustomizationControllerOptions {
   // How often a sync waiting for its dependencies looks again (Flux: 30 s).
   std::chrono::milliseconds dependency_requeue{30000};
   std::chrono::milliseconds health_poll{500};
-  const kube::Clock* clock = &kube::SystemClock::Instance();
+  const core::Clock* clock = &core::SystemClock::Instance();
   std::shared_ptr<SyncMetrics> metrics;  // optional: revision and readiness per sync
 };
 
@@ -102,7 +102,7 @@ struct SyncStats {
   std::chrono::microseconds last_sync{0};  // apply stage of the last sync that got that far
 };
 
-class KustomizationController : public std::enable_shared_from_this<KustomizationController> {
+class KustomizationController final : public kube::runtime::Reconciler {
  public:
   static std::shared_ptr<KustomizationController> Create(std::shared_ptr<kube::Client> client,
                                                          std::shared_ptr<kube::EventRecorder> events,
@@ -110,11 +110,9 @@ class KustomizationController : public std::enable_shared_from_this<Kustomizatio
                                                          KustomizationControllerOptions options = {});
   ~KustomizationController();
 
-  boost::asio::awaitable<void> Run();
-  void Stop();
-  bool Synced() const { return synced_; }
+  bool Synced() const { return Ready(); }
 
-  boost::asio::awaitable<void> Reconcile(std::string key);
+  boost::asio::awaitable<void> Reconcile(std::string key) override;
 
   const SyncStats& stats() const { return stats_; }
 
@@ -123,8 +121,10 @@ class KustomizationController : public std::enable_shared_from_this<Kustomizatio
                           std::shared_ptr<ArtifactStore> artifacts, KustomizationControllerOptions options);
   struct Pass;  // one reconcile's working state
 
-  boost::asio::awaitable<void> StartInformers();
-  boost::asio::awaitable<void> Worker();
+  boost::asio::awaitable<void> StartWatches() override;
+  void StopWatches() override;
+  void OnReconcileError(const std::string& key, const std::exception& error, bool will_retry) override;
+  std::weak_ptr<KustomizationController> WeakSelf();
   void WireHandlers();
   void EnqueueSource(const std::string& source_key);
   void EnqueueDependents(const nlohmann::json& kustomization);
@@ -146,7 +146,6 @@ class KustomizationController : public std::enable_shared_from_this<Kustomizatio
   std::shared_ptr<kube::EventRecorder> events_;
   std::shared_ptr<ArtifactStore> artifacts_;
   KustomizationControllerOptions options_;
-  std::shared_ptr<kube::WorkQueue> queue_;
   std::shared_ptr<LiveObjects> live_;
   std::unique_ptr<Applier> applier_;
   boost::asio::thread_pool loader_{1};  // file reads and kustomize runs stay off the event loop
@@ -156,8 +155,6 @@ class KustomizationController : public std::enable_shared_from_this<Kustomizatio
   // The status we wrote last, until the watch delivers it: its resourceVersion and content.
   std::map<std::string, std::pair<std::string, nlohmann::json>> written_status_;
   SyncStats stats_;
-  bool synced_ = false;
-  bool stopped_ = false;
 };
 
 }  // namespace sluice::gitops

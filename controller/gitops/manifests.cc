@@ -13,7 +13,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "sandbox/apimachinery/yaml_json.h"
+#include "core/yaml_json.h"
 
 namespace sluice::gitops {
 
@@ -295,7 +295,7 @@ std::vector<Manifest> ParseManifestText(const std::string& text, const std::stri
     json raw;
     std::string raw_error;
     try {
-      raw = apimachinery::ParseYaml(chunk.text);
+      raw = core::ParseYaml(chunk.text);
     } catch (const std::invalid_argument& e) {
       raw_error = ShiftLine(e.what(), chunk.first_line);
     }
@@ -315,7 +315,7 @@ std::vector<Manifest> ParseManifestText(const std::string& text, const std::stri
       }
       raw_error.clear();
       try {
-        raw = apimachinery::ParseYaml(text_after);
+        raw = core::ParseYaml(text_after);
       } catch (const std::invalid_argument& e) {
         raw_error = ShiftLine(e.what(), chunk.first_line) + " (after variable substitution)";
       }

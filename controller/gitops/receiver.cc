@@ -1,5 +1,4 @@
 #include "controller/gitops/receiver.h"
-#include "kube/reconcile_loop.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -7,7 +6,6 @@
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/registry.h>
-#include <prometheus/text_serializer.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -20,8 +18,9 @@
 #include <variant>
 
 #include "controller/gitops/git_repository_controller.h"
-#include "kube/base64.h"
-#include "kube/object_key.h"
+#include "core/base64.h"
+#include "core/object_key.h"
+#include "kube/runtime/metrics.h"
 
 namespace sluice::gitops {
 
@@ -50,14 +49,14 @@ std::string Lower(std::string s) {
 std::string SecretToken(const json& secret) {
   auto data = secret.value("data", json::object());
   if (data.contains("token") && data["token"].is_string())
-    return kube::Base64Decode(data["token"].get<std::string>()).value_or("");
+    return core::Base64Decode(data["token"].get<std::string>()).value_or("");
   return "";
 }
 
 void SetReady(json& status, const std::string& value, const std::string& reason, const std::string& message,
-              int64_t generation, kube::TimePoint now) {
+              int64_t generation, core::TimePoint now) {
   json c = {{"type", "Ready"}, {"status", value}, {"reason", reason}, {"message", message},
-            {"observedGeneration", generation}, {"lastTransitionTime", kube::FormatTime(now)}};
+            {"observedGeneration", generation}, {"lastTransitionTime", core::FormatTime(now)}};
   for (const auto& old : status.value("conditions", json::array()))
     if (old.value("type", "") == "Ready" && old.value("status", "") == value)
       c["lastTransitionTime"] = old.value("lastTransitionTime", c["lastTransitionTime"].get<std::string>());
@@ -67,7 +66,7 @@ void SetReady(json& status, const std::string& value, const std::string& reason,
 // The Receiver's spec as a route, or an error naming the field.
 std::variant<ReceiverRoute, std::string> ParseReceiver(const json& obj) {
   ReceiverRoute r;
-  r.receiver = kube::ObjectKey(obj);
+  r.receiver = core::ObjectKey(obj);
   std::string ns = obj["metadata"].value("namespace", "");
   json spec = obj.value("spec", json::object());
   r.type = spec.value("type", "");
@@ -132,15 +131,19 @@ std::shared_ptr<ReceiverController> ReceiverController::Create(std::shared_ptr<k
 
 ReceiverController::ReceiverController(std::shared_ptr<kube::Client> client, std::shared_ptr<kube::EventRecorder> events,
                                        ReceiverOptions options)
-    : client_(std::move(client)),
+    : Reconciler(client->executor(),
+                 // A Receiver reconcile only publishes its webhook path; a failed status write is retried.
+                 {.name = "receivers",
+                  .kind = "Receiver",
+                  .workers = 1,
+                  .retry = {.base_delay = std::chrono::milliseconds(500),
+                            .max_delay = std::chrono::seconds(300),
+                            .retry_invalid = true},
+                  .clock = options.clock}),
+      client_(std::move(client)),
       events_(std::move(events)),
       options_(std::move(options)),
-      registry_(std::make_shared<prometheus::Registry>()) {
-  kube::WorkQueueOptions q;
-  q.name = "receivers";
-  q.base_delay = std::chrono::milliseconds(500);
-  q.max_delay = std::chrono::seconds(300);
-  queue_ = kube::WorkQueue::Create(client_->executor(), *options_.clock, q);
+      registry_(options_.metrics ? options_.metrics : kube::runtime::NewMetricsRegistry()) {
   requests_ = &prometheus::BuildCounter()
                    .Name("sluice_receiver_requests_total")
                    .Help("Webhook requests to /hook/ by result: accepted, ignored, unauthorized, not_found, bad_request")
@@ -162,13 +165,13 @@ uint64_t ReceiverController::Count(const std::string& result) const {
 
 std::string ReceiverController::SerializeMetrics() const {
   std::lock_guard lock(mu_);
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
+  return kube::runtime::ExpositionText(*registry_);
 }
 
-sandbox::HttpResponse ReceiverController::Handle(const sandbox::HttpRequest& req) {
+net::HttpResponse ReceiverController::Handle(const net::HttpRequest& req) {
   if (req.method != "POST") {
     CountResult("bad_request");
-    return sandbox::HttpResponse::Text(405, "use POST");
+    return net::HttpResponse::Text(405, "use POST");
   }
   std::optional<ReceiverRoute> route;
   {
@@ -178,7 +181,7 @@ sandbox::HttpResponse ReceiverController::Handle(const sandbox::HttpRequest& req
   }
   if (!route) {
     CountResult("not_found");
-    return sandbox::HttpResponse::Text(404, "no receiver at " + req.path);
+    return net::HttpResponse::Text(404, "no receiver at " + req.path);
   }
   bool valid = false;
   std::string event;
@@ -194,27 +197,27 @@ sandbox::HttpResponse ReceiverController::Handle(const sandbox::HttpRequest& req
   if (!valid) {
     CountResult("unauthorized");
     spdlog::warn("receiver {}: rejected a {} request with a bad signature or token", route->receiver, route->type);
-    return sandbox::HttpResponse::Text(401, "signature or token does not match");
+    return net::HttpResponse::Text(401, "signature or token does not match");
   }
   if (event == "ping") {
     CountResult("ignored");
-    return sandbox::HttpResponse::Text(200, "pong");
+    return net::HttpResponse::Text(200, "pong");
   }
   if (!route->events.empty() && std::find(route->events.begin(), route->events.end(), event) == route->events.end()) {
     CountResult("ignored");
-    return sandbox::HttpResponse::Text(200, "event '" + event + "' is not in spec.events; nothing to do");
+    return net::HttpResponse::Text(200, "event '" + event + "' is not in spec.events; nothing to do");
   }
   CountResult("accepted");
   size_t targets = route->targets.size();
   // This runs on the HTTP server's thread: hand the work to the event loop that owns the client.
-  asio::post(client_->executor(), [self = shared_from_this(), route = std::move(*route)]() mutable {
+  asio::post(client_->executor(), [self = WeakSelf().lock(), route = std::move(*route)]() mutable {
     asio::co_spawn(self->client_->executor(), self->Trigger(std::move(route)), asio::detached);
   });
-  return sandbox::HttpResponse::Text(200, "reconciling " + std::to_string(targets) + " object(s)");
+  return net::HttpResponse::Text(200, "reconciling " + std::to_string(targets) + " object(s)");
 }
 
 asio::awaitable<void> ReceiverController::Trigger(ReceiverRoute route) {
-  std::string now = kube::FormatMicroTime(options_.clock->Now());
+  std::string now = core::FormatMicroTime(options_.clock->Now());
   for (const auto& t : route.targets) {
     try {
       std::string type_key = t.api_version + "/" + t.kind;
@@ -234,7 +237,11 @@ asio::awaitable<void> ReceiverController::Trigger(ReceiverRoute route) {
   }
 }
 
-asio::awaitable<void> ReceiverController::StartInformers() {
+std::weak_ptr<ReceiverController> ReceiverController::WeakSelf() {
+  return std::static_pointer_cast<ReceiverController>(shared_from_this());
+}
+
+asio::awaitable<void> ReceiverController::StartWatches() {
   auto op = client_->Resolve("sluice.dev/v1beta1", "Receiver");
   resource_ = co_await std::move(op);
   auto sop = client_->Resolve("v1", "Secret");
@@ -247,21 +254,21 @@ asio::awaitable<void> ReceiverController::StartInformers() {
     std::string s = r.value("spec", json::object()).value("secretRef", json::object()).value("name", "");
     return s.empty() ? std::vector<std::string>{} : std::vector<std::string>{r["metadata"].value("namespace", "") + "/" + s};
   });
-  auto self = weak_from_this();
+  auto self = WeakSelf();
   kube::InformerHandler rh;
   rh.on_add = [self](const kube::ObjectPtr& o) {
-    if (auto s = self.lock()) s->queue_->Add(kube::ObjectKey(*o));
+    if (auto s = self.lock()) s->Enqueue(core::ObjectKey(*o));
   };
   rh.on_update = [self](const kube::ObjectPtr& a, const kube::ObjectPtr& b) {
     if (auto s = self.lock(); s && (*a)["metadata"].value("generation", 0) != (*b)["metadata"].value("generation", 0))
-      s->queue_->Add(kube::ObjectKey(*b));
+      s->Enqueue(core::ObjectKey(*b));
   };
   rh.on_delete = rh.on_add;
   receivers_->AddHandler(rh);
   kube::InformerHandler sh;
   sh.on_add = [self](const kube::ObjectPtr& o) {
     if (auto s = self.lock())
-      for (const auto& r : s->receivers_->ByIndex("secret", kube::ObjectKey(*o))) s->queue_->Add(kube::ObjectKey(*r));
+      for (const auto& r : s->receivers_->ByIndex("secret", core::ObjectKey(*o))) s->Enqueue(core::ObjectKey(*r));
   };
   sh.on_update = [sh](const kube::ObjectPtr&, const kube::ObjectPtr& o) { sh.on_add(o); };
   sh.on_delete = sh.on_add;
@@ -272,36 +279,12 @@ asio::awaitable<void> ReceiverController::StartInformers() {
   co_await std::move(w1);
   auto w2 = secrets_->WaitForSync();
   co_await std::move(w2);
-  synced_ = true;
-}
-
-asio::awaitable<void> ReceiverController::Run() {
-  co_await StartInformers();
   spdlog::info("receiver controller synced: {} receivers", receivers_->size());
-  asio::co_spawn(client_->executor(), [self = shared_from_this()]() { return self->Worker(); }, asio::detached);
-  asio::steady_timer idle(client_->executor());
-  while (!stopped_) {
-    idle.expires_after(std::chrono::milliseconds(200));
-    co_await idle.async_wait(asio::use_awaitable);
-  }
 }
 
-void ReceiverController::Stop() {
-  stopped_ = true;
-  queue_->ShutDown();
+void ReceiverController::StopWatches() {
   if (receivers_) receivers_->Stop();
   if (secrets_) secrets_->Stop();
-}
-
-asio::awaitable<void> ReceiverController::Worker() {
-  auto self = shared_from_this();
-  auto reconcile = [self](std::string key) { return self->Reconcile(std::move(key)); };
-  auto on_error = [](const std::string& key, const std::exception& e) {
-    spdlog::warn("reconcile of Receiver {} failed: {}", key, e.what());
-    return true;
-  };
-  auto loop = kube::ProcessQueue(queue_, reconcile, on_error);
-  co_await std::move(loop);
 }
 
 void ReceiverController::SetRoute(const std::string& receiver, const std::string& path, std::optional<ReceiverRoute> route) {

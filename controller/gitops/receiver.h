@@ -17,11 +17,11 @@
 #include <vector>
 
 #include "kube/client.h"
-#include "kube/clock.h"
+#include "core/clock.h"
 #include "kube/event_recorder.h"
 #include "kube/informer.h"
-#include "kube/work_queue.h"
-#include "sandbox/http_server.h"
+#include "kube/runtime/reconciler.h"
+#include "net/http_server.h"
 
 namespace prometheus {
 class Registry;
@@ -58,32 +58,33 @@ struct ReceiverRoute {
 struct ReceiverOptions {
   std::string ns;  // "" = every namespace
   std::string field_manager = "sluice-receiver";
-  const kube::Clock* clock = &kube::SystemClock::Instance();
+  const core::Clock* clock = &core::SystemClock::Instance();
+  // Where sluice_receiver_requests_total is registered (the Manager's); its own when null.
+  std::shared_ptr<prometheus::Registry> metrics;
 };
 
-class ReceiverController : public std::enable_shared_from_this<ReceiverController> {
+class ReceiverController final : public kube::runtime::Reconciler {
  public:
   static std::shared_ptr<ReceiverController> Create(std::shared_ptr<kube::Client> client,
                                                     std::shared_ptr<kube::EventRecorder> events,
                                                     ReceiverOptions options = {});
   ~ReceiverController();
 
-  boost::asio::awaitable<void> Run();
-  void Stop();
-  bool Synced() const { return synced_; }
+  bool Synced() const { return Ready(); }
 
   // POST /hook/...: called on the HTTP server's thread; safe alongside the event loop.
-  sandbox::HttpResponse Handle(const sandbox::HttpRequest& request);
-  // sluice_receiver_requests_total in the text exposition format.
+  net::HttpResponse Handle(const net::HttpRequest& request);
+  // Its metrics registry in the text exposition format.
   std::string SerializeMetrics() const;
   uint64_t Count(const std::string& result) const;
 
  private:
   ReceiverController(std::shared_ptr<kube::Client> client, std::shared_ptr<kube::EventRecorder> events,
                      ReceiverOptions options);
-  boost::asio::awaitable<void> StartInformers();
-  boost::asio::awaitable<void> Worker();
-  boost::asio::awaitable<void> Reconcile(std::string key);
+  boost::asio::awaitable<void> StartWatches() override;
+  void StopWatches() override;
+  std::weak_ptr<ReceiverController> WeakSelf();
+  boost::asio::awaitable<void> Reconcile(std::string key) override;
   boost::asio::awaitable<void> Trigger(ReceiverRoute route);
   void SetRoute(const std::string& receiver, const std::string& path, std::optional<ReceiverRoute> route);
   void CountResult(const std::string& result);
@@ -91,7 +92,6 @@ class ReceiverController : public std::enable_shared_from_this<ReceiverControlle
   std::shared_ptr<kube::Client> client_;
   std::shared_ptr<kube::EventRecorder> events_;
   ReceiverOptions options_;
-  std::shared_ptr<kube::WorkQueue> queue_;
   kube::ApiResource resource_;
   std::shared_ptr<kube::Informer> receivers_;
   std::shared_ptr<kube::Informer> secrets_;
@@ -102,8 +102,6 @@ class ReceiverController : public std::enable_shared_from_this<ReceiverControlle
   std::map<std::string, std::string> path_of_;        // receiver key -> path
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* requests_ = nullptr;
-  bool synced_ = false;
-  bool stopped_ = false;
 };
 
 }  // namespace sluice::gitops

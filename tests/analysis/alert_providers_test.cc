@@ -5,7 +5,7 @@
 #include <map>
 
 #include "analysis/alerts.h"
-#include "kube/base64.h"
+#include "core/base64.h"
 #include "tests/analysis/webhook_receiver.h"
 
 using namespace sluice;
@@ -21,7 +21,7 @@ struct Objects {
     by_key[obj["kind"].get<std::string>() + "/" + obj["metadata"]["namespace"].get<std::string>() + "/" +
            obj["metadata"]["name"].get<std::string>()] = std::make_shared<const json>(obj);
   }
-  controller::ObjectLookup Lookup() const {
+  analysis::ObjectLookup Lookup() const {
     return [this](const std::string& kind, const std::string& ns, const std::string& name) -> kube::ObjectPtr {
       auto it = by_key.find(kind + "/" + ns + "/" + name);
       return it == by_key.end() ? nullptr : it->second;
@@ -61,9 +61,9 @@ boost::asio::io_context& Loop() {
   return io;
 }
 
-void Send(analysis::AlertDispatcher& sender, const json& canary, const controller::Alert& alert, const Objects& objects) {
+void Send(analysis::AlertDispatcher& sender, const json& canary, const analysis::Alert& alert, const Objects& objects) {
   boost::asio::io_context& io = Loop();
-  controller::ObjectLookup lookup = objects.Lookup();
+  analysis::ObjectLookup lookup = objects.Lookup();
   RunCoroutine(io, sender.Send(canary, alert, lookup));
 }
 
@@ -79,7 +79,7 @@ TEST_CASE("each provider type gets its own payload shape", "[analysis][alerts]")
   json canary = Canary(json::array(
       {Entry("slack", "info"), Entry("teams", "info"), Entry("discord", "info"), Entry("hook", "info")}));
   analysis::AlertDispatcher sender(Fast());
-  controller::Alert alert{"error", "RolledBack", "failed checks reached the threshold of 2"};
+  analysis::Alert alert{"error", "RolledBack", "failed checks reached the threshold of 2"};
   Send(sender, canary, alert, objects);
   CHECK(sender.stats().sent == 4);
   CHECK(sender.stats().failed == 0);
@@ -161,7 +161,7 @@ TEST_CASE("the address may come from the key `address` of a Secret", "[analysis]
   objects.Add({{"apiVersion", "v1"},
                {"kind", "Secret"},
                {"metadata", {{"name", "chat-url"}, {"namespace", "shop"}}},
-               {"data", {{"address", kube::Base64Encode(rx.Url("/from-secret") + "\n")}}}});
+               {"data", {{"address", core::Base64Encode(rx.Url("/from-secret") + "\n")}}}});
   analysis::AlertDispatcher sender(Fast());
   Send(sender, Canary(json::array({Entry("chat", "info")})), {"info", "Promoted", "done"}, objects);
   CHECK(rx.Got("/from-secret").size() == 1);

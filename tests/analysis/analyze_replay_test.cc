@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "sandbox/emulator.h"
+#include "sandbox/emulator/emulator.h"
 #include "tests/analysis/prom_harness.h"
 #include "tests/e2e/kubectl_harness.h"
 #include "tests/support/skip.h"

@@ -9,7 +9,7 @@
 
 #include "analysis/metric_checks.h"
 #include "analysis/prometheus.h"
-#include "sandbox/http_server.h"
+#include "net/http_server.h"
 #include "tests/analysis/prom_harness.h"
 #include "tests/e2e/canary_harness.h"
 #include "tests/support/fixtures.h"
@@ -28,14 +28,14 @@ const char* kCluster = "default_podinfo-canary_9898";
 // per scrape, all 200 while healthy, half 503 while not.
 class Exporter {
  public:
-  Exporter() : server_({}, [this](const sandbox::HttpRequest& req) { return Serve(req); }) { server_.Start(); }
+  Exporter() : server_({}, [this](const net::HttpRequest& req) { return Serve(req); }) { server_.Start(); }
   ~Exporter() { server_.Stop(); }
   std::string target() const { return "127.0.0.1:" + std::to_string(server_.port()); }
   std::atomic<bool> healthy{true};
 
  private:
-  sandbox::HttpResponse Serve(const sandbox::HttpRequest& req) {
-    sandbox::HttpResponse r;
+  net::HttpResponse Serve(const net::HttpRequest& req) {
+    net::HttpResponse r;
     if (req.path != "/metrics") {
       r.status = 404;
       return r;
@@ -56,7 +56,7 @@ class Exporter {
   std::mutex mu_;
   long ok_ = 0;
   long failed_ = 0;
-  sandbox::HttpServer server_;
+  net::HttpServer server_;
 };
 
 std::string Spec(int threshold) {
@@ -82,7 +82,7 @@ AnalysisFactory PrometheusAnalysis(const std::string& address) {
     analysis::MetricCheckerOptions o;
     o.default_address = address;
     o.query_timeout = std::chrono::seconds(3);
-    return controller::ComposeAnalysis(nullptr, analysis::PrometheusMetricChecker::Create(ex, o), nullptr);
+    return analysis::ComposeAnalysis(nullptr, analysis::PrometheusMetricChecker::Create(ex, o), nullptr);
   };
 }
 

@@ -11,7 +11,7 @@
 #include "analysis/builtin_metrics.h"
 #include "analysis/metric_checks.h"
 #include "analysis/query_template.h"
-#include "kube/base64.h"
+#include "core/base64.h"
 #include "tests/analysis/prom_harness.h"
 #include "tests/support/skip.h"
 
@@ -29,7 +29,7 @@ namespace {
   if (!HavePrometheus()) SLUICE_SKIP("prometheus and promtool are not installed"); \
   REQUIRE(SharedPrometheus().ready())
 
-kube::TimePoint At(minutes m) { return BackfillStart() + m; }
+core::TimePoint At(minutes m) { return BackfillStart() + m; }
 
 json CanaryWith(const json& metrics, const std::string& provider = "gatewayapi") {
   return {{"apiVersion", "sluice.dev/v1beta1"},
@@ -49,7 +49,7 @@ struct Objects {
     by_key[object["kind"].get<std::string>() + "/" + object["metadata"]["namespace"].get<std::string>() + "/" +
            object["metadata"]["name"].get<std::string>()] = object;
   }
-  controller::ObjectLookup Lookup() const {
+  analysis::ObjectLookup Lookup() const {
     return [this](const std::string& kind, const std::string& ns, const std::string& name) -> kube::ObjectPtr {
       auto it = by_key.find(kind + "/" + ns + "/" + name);
       return it == by_key.end() ? nullptr : std::make_shared<const json>(it->second);
@@ -73,8 +73,8 @@ struct Checker {
     o.query_timeout = std::chrono::milliseconds(5000);
     checker = PrometheusMetricChecker::Create(io.get_executor(), o);
   }
-  canary::AnalysisOutcome Run(const json& canary, kube::TimePoint at, const Objects& objects = {}) {
-    canary::AnalysisOutcome outcome;
+  analysis::AnalysisOutcome Run(const json& canary, core::TimePoint at, const Objects& objects = {}) {
+    analysis::AnalysisOutcome outcome;
     Await(io, checker->CheckAt(canary, objects.Lookup(), at, outcome));
     return outcome;
   }
@@ -178,7 +178,7 @@ TEST_CASE("MetricTemplates from the lookup give query and address and Secret and
   objects.Add({{"apiVersion", "v1"},
                {"kind", "Secret"},
                {"metadata", {{"name", "prom-auth"}, {"namespace", "shop"}}},
-               {"data", {{"token", kube::Base64Encode("abc")}}}});
+               {"data", {{"token", core::Base64Encode("abc")}}}});
   json metrics = json::array({
       {{"name", "from-template"},
        {"templateRef", {{"name", "steady"}}},
@@ -299,7 +299,7 @@ TEST_CASE("a metric with compare is judged against the primary over the same win
 TEST_CASE("a comparison without data yet does not fail a young rollout, and does once it is old", "[analysis][checks][judge]") {
   REQUIRE_PROMETHEUS();
   // An hour before the backfilled series: neither side has samples.
-  kube::FakeClock clock(BackfillStart() - std::chrono::hours(1));
+  core::FakeClock clock(BackfillStart() - std::chrono::hours(1));
   MetricCheckerOptions o;
   o.default_address = SharedPrometheus().address();
   o.query_timeout = std::chrono::milliseconds(5000);
@@ -307,23 +307,23 @@ TEST_CASE("a comparison without data yet does not fail a young rollout, and does
   boost::asio::io_context io;
   auto checker = PrometheusMetricChecker::Create(io.get_executor(), o);
   json canary = CanaryWith(json::array({{{"name", "request-duration"}, {"compare", {{"confidence", 0.95}}}}}), "istio");
-  controller::ObjectLookup lookup = [](const std::string&, const std::string&, const std::string&) {
+  analysis::ObjectLookup lookup = [](const std::string&, const std::string&, const std::string&) {
     return kube::ObjectPtr();
   };
 
-  canary::CanaryStatus young;
-  young.phase = canary::Phase::kProgressing;
+  api::CanaryStatus young;
+  young.phase = api::Phase::kProgressing;
   young.last_transition = clock.Now() - std::chrono::minutes(2);  // the window is 9 intervals of 1m
-  canary::AnalysisOutcome warming;
+  analysis::AnalysisOutcome warming;
   Await(io, checker->Check(canary, young, lookup, warming));
   REQUIRE(warming.metrics.size() == 1);
   CHECK(warming.metrics[0].verdict == "NoData");
   CHECK_THAT(warming.metrics[0].message, Contains("warming up"));
   CHECK_FALSE(warming.check_failure);
 
-  canary::CanaryStatus old = young;
+  api::CanaryStatus old = young;
   old.last_transition = clock.Now() - std::chrono::minutes(30);
-  canary::AnalysisOutcome late;
+  analysis::AnalysisOutcome late;
   Await(io, checker->Check(canary, old, lookup, late));
   CHECK(late.metrics[0].verdict == "NoData");
   REQUIRE(late.check_failure);
@@ -331,7 +331,7 @@ TEST_CASE("a comparison without data yet does not fail a young rollout, and does
 
   // A plain threshold metric gets no such grace: no data never passes.
   json plain = CanaryWith(json::array({{{"name", "request-duration"}, {"thresholdRange", {{"max", 500}}}}}), "istio");
-  canary::AnalysisOutcome strict;
+  analysis::AnalysisOutcome strict;
   Await(io, checker->Check(plain, young, lookup, strict));
   REQUIRE(strict.check_failure);
 }
@@ -354,8 +354,8 @@ TEST_CASE("figures: analysis time per step and queries per second", "[.][bench]"
 
   // 100 Canaries' steps at once on the one executor (as the controller's workers would).
   constexpr int kCanaries = 100;
-  std::vector<canary::AnalysisOutcome> outcomes(kCanaries);
-  controller::ObjectLookup none;  // outlives the spawned checks, which hold a reference
+  std::vector<analysis::AnalysisOutcome> outcomes(kCanaries);
+  analysis::ObjectLookup none;  // outlives the spawned checks, which hold a reference
   start = std::chrono::steady_clock::now();
   for (int i = 0; i < kCanaries; ++i)
     boost::asio::co_spawn(c.io, c.checker->CheckAt(canary, none, At(minutes(15)), outcomes[i]),

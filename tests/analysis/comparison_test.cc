@@ -24,8 +24,8 @@ using std::chrono::seconds;
 
 struct RangeCall {
   std::string query;
-  kube::TimePoint start;
-  kube::TimePoint end;
+  core::TimePoint start;
+  core::TimePoint end;
   milliseconds step;
 };
 
@@ -36,16 +36,16 @@ class ScriptedProvider final : public MetricProvider {
   std::map<std::string, MetricError> errors;
   std::vector<RangeCall> calls;
 
-  boost::asio::awaitable<std::optional<double>> QueryScalar(std::string query, kube::TimePoint) override {
+  boost::asio::awaitable<std::optional<double>> QueryScalar(std::string query, core::TimePoint) override {
     throw MetricError("unexpected instant query " + query, false);
     co_return std::nullopt;
   }
-  boost::asio::awaitable<std::vector<Sample>> QueryRange(std::string query, kube::TimePoint start,
-                                                         kube::TimePoint end, milliseconds step) override {
+  boost::asio::awaitable<std::vector<Sample>> QueryRange(std::string query, core::TimePoint start,
+                                                         core::TimePoint end, milliseconds step) override {
     calls.push_back({query, start, end, step});
     if (auto e = errors.find(query); e != errors.end()) throw e->second;
     std::vector<Sample> samples;
-    kube::TimePoint t = start;
+    core::TimePoint t = start;
     for (double v : series[query]) {
       samples.push_back({t, v});
       t += step;
@@ -54,8 +54,8 @@ class ScriptedProvider final : public MetricProvider {
   }
 };
 
-canary::MetricResult Run(ScriptedProvider& provider, const std::string& canary_query,
-                         const std::string& primary_query, kube::TimePoint end, milliseconds window,
+api::MetricResult Run(ScriptedProvider& provider, const std::string& canary_query,
+                         const std::string& primary_query, core::TimePoint end, milliseconds window,
                          milliseconds step, const JudgeOptions& options) {
   boost::asio::io_context io;
   const std::string name = "request-duration";
@@ -72,7 +72,7 @@ std::vector<double> Spread(double base, int count) {
   return values;
 }
 
-const kube::TimePoint kEnd = kube::TimePoint{} + std::chrono::hours(24 * 365 * 56);
+const core::TimePoint kEnd = core::TimePoint{} + std::chrono::hours(24 * 365 * 56);
 
 TEST_CASE("CompareCanary queries both sides over the window and judges", "[comparison]") {
   ScriptedProvider provider;
@@ -81,7 +81,7 @@ TEST_CASE("CompareCanary queries both sides over the window and judges", "[compa
   JudgeOptions options;
   options.allowed_increase = 10;
   options.decrease_allowed_unbounded = true;
-  const canary::MetricResult r = Run(provider, "canary_q", "primary_q", kEnd, minutes(5), seconds(10), options);
+  const api::MetricResult r = Run(provider, "canary_q", "primary_q", kEnd, minutes(5), seconds(10), options);
   REQUIRE(provider.calls.size() == 2);
   CHECK(provider.calls[0].query == "canary_q");
   CHECK(provider.calls[1].query == "primary_q");
@@ -102,7 +102,7 @@ TEST_CASE("CompareCanary passes the same distribution", "[comparison]") {
   ScriptedProvider provider;
   provider.series["c"] = Spread(100, 30);
   provider.series["p"] = Spread(100, 30);
-  const canary::MetricResult r = Run(provider, "c", "p", kEnd, minutes(5), seconds(10), JudgeOptions{});
+  const api::MetricResult r = Run(provider, "c", "p", kEnd, minutes(5), seconds(10), JudgeOptions{});
   CHECK(r.verdict == "Pass");
   REQUIRE(r.value.has_value());
 }
@@ -110,7 +110,7 @@ TEST_CASE("CompareCanary passes the same distribution", "[comparison]") {
 TEST_CASE("CompareCanary without primary data is NoData with no value", "[comparison]") {
   ScriptedProvider provider;
   provider.series["c"] = Spread(100, 30);
-  const canary::MetricResult r = Run(provider, "c", "p", kEnd, minutes(5), seconds(10), JudgeOptions{});
+  const api::MetricResult r = Run(provider, "c", "p", kEnd, minutes(5), seconds(10), JudgeOptions{});
   CHECK(r.verdict == "NoData");
   CHECK_FALSE(r.value.has_value());
   CHECK_THAT(r.message, Contains("30 canary and 0 primary samples"));
@@ -120,7 +120,7 @@ TEST_CASE("CompareCanary turns a provider error into verdict Error naming the si
   ScriptedProvider provider;
   provider.series["c"] = Spread(100, 30);
   provider.errors.emplace("p", MetricError("query p: bad_data: parse error at char 3", false));
-  canary::MetricResult r = Run(provider, "c", "p", kEnd, minutes(5), seconds(10), JudgeOptions{});
+  api::MetricResult r = Run(provider, "c", "p", kEnd, minutes(5), seconds(10), JudgeOptions{});
   CHECK(r.verdict == "Error");
   CHECK_FALSE(r.value.has_value());
   CHECK_THAT(r.message, Contains("request-duration") && Contains("primary query failed") &&
@@ -136,7 +136,7 @@ TEST_CASE("CompareCanary turns a provider error into verdict Error naming the si
 
 TEST_CASE("CompareCanary rejects a window or step that is not positive", "[comparison]") {
   ScriptedProvider provider;
-  canary::MetricResult r = Run(provider, "c", "p", kEnd, milliseconds(0), seconds(10), JudgeOptions{});
+  api::MetricResult r = Run(provider, "c", "p", kEnd, milliseconds(0), seconds(10), JudgeOptions{});
   CHECK(r.verdict == "Error");
   CHECK_THAT(r.message, Contains("window") && Contains("must be positive"));
   r = Run(provider, "c", "p", kEnd, minutes(5), milliseconds(-1), JudgeOptions{});

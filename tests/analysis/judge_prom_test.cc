@@ -139,23 +139,23 @@ struct Judge {
 
   // The last 25 minutes of the data, one sample a minute (the rate interval, so no two
   // samples share a request).
-  canary::MetricResult Compare(const std::string& name, const std::string& canary_query,
+  api::MetricResult Compare(const std::string& name, const std::string& canary_query,
                                const std::string& primary_query, const nlohmann::json& compare) {
     const JudgeOptions options = ParseCompareSpec(compare, "test compare");
-    const kube::TimePoint end = testing::BackfillStart() + minutes(30);
+    const core::TimePoint end = testing::BackfillStart() + minutes(30);
     const milliseconds window = minutes(25);
     const milliseconds step = minutes(1);
     return testing::Await(io, CompareCanary(*provider, name, canary_query, primary_query, end, window, step, options));
   }
 
-  canary::MetricResult Builtin(const std::string& metric, const std::string& ns, const nlohmann::json& compare) {
+  api::MetricResult Builtin(const std::string& metric, const std::string& ns, const nlohmann::json& compare) {
     const std::string text = *BuiltinQuery(metric, "istio");
     const TemplateContext context = Context(ns);
     return Compare(metric, RenderQuery(metric, text, context), RenderQuery(metric, text, context.ForPrimary()),
                    compare);
   }
 
-  canary::MetricResult ErrorRate(const std::string& ns, const nlohmann::json& compare) {
+  api::MetricResult ErrorRate(const std::string& ns, const nlohmann::json& compare) {
     const TemplateContext context = Context(ns);
     return Compare("error-rate", RenderQuery("error-rate", kErrorRate, context),
                    RenderQuery("error-rate", kErrorRate, context.ForPrimary()), compare);
@@ -169,7 +169,7 @@ struct Judge {
 TEST_CASE("judge on Prometheus: canary p99 30% above the primary is High though under 500 ms", "[judge][prometheus]") {
   REQUIRE_JUDGE_PROMETHEUS();
   Judge judge;
-  const canary::MetricResult r =
+  const api::MetricResult r =
       judge.Builtin("request-duration", "slow", {{"confidence", 0.99}, {"allowedIncrease", 10}});
   INFO(r.message);
   CHECK(r.verdict == "High");
@@ -180,7 +180,7 @@ TEST_CASE("judge on Prometheus: canary p99 30% above the primary is High though 
   CHECK_THAT(r.message, Contains("canary is higher") && Contains("26 canary and 26 primary samples"));
 
   // The same comparison with room for a 50% rise passes: the judge measures, the allowance decides.
-  const canary::MetricResult lenient =
+  const api::MetricResult lenient =
       judge.Builtin("request-duration", "slow", {{"confidence", 0.99}, {"allowedIncrease", 50}});
   INFO(lenient.message);
   CHECK(lenient.verdict == "Pass");
@@ -192,7 +192,7 @@ TEST_CASE("judge on Prometheus: the same distribution with noise passes", "[judg
   Judge judge;
   const std::vector<std::string> metrics{"request-duration", "request-success-rate"};
   for (const std::string& metric : metrics) {
-    const canary::MetricResult r = judge.Builtin(metric, "same", nlohmann::json::object());
+    const api::MetricResult r = judge.Builtin(metric, "same", nlohmann::json::object());
     INFO(metric << ": " << r.message);
     CHECK(r.verdict == "Pass");
     CHECK(r.value.has_value());
@@ -203,13 +203,13 @@ TEST_CASE("judge on Prometheus: a lower canary error rate is Low or Pass per all
   REQUIRE_JUDGE_PROMETHEUS();
   Judge judge;
   // Judging only increases (the usual setting for an error rate): fewer errors pass.
-  const canary::MetricResult increases_only = judge.ErrorRate("fewer", {{"allowedIncrease", 0}});
+  const api::MetricResult increases_only = judge.ErrorRate("fewer", {{"allowedIncrease", 0}});
   INFO(increases_only.message);
   CHECK(increases_only.verdict == "Pass");
   REQUIRE(increases_only.value.has_value());
   CHECK(*increases_only.value < 2);
   // A user who asks to hear about any drop beyond 10% gets Low.
-  const canary::MetricResult both = judge.ErrorRate("fewer", {{"allowedIncrease", 0}, {"allowedDecrease", 10}});
+  const api::MetricResult both = judge.ErrorRate("fewer", {{"allowedIncrease", 0}, {"allowedDecrease", 10}});
   INFO(both.message);
   CHECK(both.verdict == "Low");
   CHECK_THAT(both.message, Contains("canary is lower") && Contains("allowed -10%"));
@@ -218,7 +218,7 @@ TEST_CASE("judge on Prometheus: a lower canary error rate is Low or Pass per all
 TEST_CASE("judge on Prometheus: no primary traffic is NoData", "[judge][prometheus]") {
   REQUIRE_JUDGE_PROMETHEUS();
   Judge judge;
-  const canary::MetricResult r = judge.Builtin("request-duration", "solo", {{"allowedIncrease", 10}});
+  const api::MetricResult r = judge.Builtin("request-duration", "solo", {{"allowedIncrease", 10}});
   INFO(r.message);
   CHECK(r.verdict == "NoData");
   CHECK_FALSE(r.value.has_value());
@@ -228,7 +228,7 @@ TEST_CASE("judge on Prometheus: no primary traffic is NoData", "[judge][promethe
 TEST_CASE("judge on Prometheus: a query Prometheus rejects is Error naming the metric", "[judge][prometheus]") {
   REQUIRE_JUDGE_PROMETHEUS();
   Judge judge;
-  const canary::MetricResult r =
+  const api::MetricResult r =
       judge.Compare("broken", "sum(rate(istio_requests_total[1m]))", "sum(rate(", nlohmann::json::object());
   INFO(r.message);
   CHECK(r.verdict == "Error");
@@ -254,10 +254,10 @@ TEST_CASE("judge on Prometheus: overlapping rate windows make false alarms", "[j
     const JudgeOptions options;
     int alarms = 0;
     for (int minute = 11; minute <= 30; ++minute) {
-      const kube::TimePoint end = testing::BackfillStart() + minutes(minute);
+      const core::TimePoint end = testing::BackfillStart() + minutes(minute);
       const milliseconds window = sampling.window;
       const milliseconds step = sampling.step;
-      const canary::MetricResult r = testing::Await(
+      const api::MetricResult r = testing::Await(
           judge.io, CompareCanary(*judge.provider, metric, canary_query, primary_query, end, window, step, options));
       if (r.verdict != "Pass") ++alarms;
     }

@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "kube/http_transport.h"
+#include "net/http_client.h"
 #include "tests/analysis/webhook_receiver.h"
 #include "tests/support/process.h"
 
@@ -29,13 +29,11 @@ class LoadTesterProcess {
     auto at = out.find("listening on 127.0.0.1:");
     REQUIRE(at != std::string::npos);
     port_ = std::stoi(out.substr(at + 23));
-    kube::RestConfig config;
-    config.server = "http://127.0.0.1:" + std::to_string(port_);
-    transport_ = kube::MakeHttpTransport(io_.get_executor(), config);
+    transport_ = net::MakeHttpClient(io_.get_executor(), {.server = "http://127.0.0.1:" + std::to_string(port_)});
   }
 
   Answer Call(const std::string& method, const std::string& target, const json& body = nullptr) {
-    kube::HttpRequest request;
+    net::ClientRequest request;
     request.method = method;
     request.target = target;
     if (!body.is_null()) {
@@ -47,7 +45,7 @@ class LoadTesterProcess {
     auto future = boost::asio::co_spawn(io_, transport_->Send(request, timeout), boost::asio::use_future);
     io_.restart();
     io_.run();
-    kube::HttpResponse res = future.get();
+    net::ClientResponse res = future.get();
     return {res.status, res.body};
   }
   Answer Post(const std::string& target, const json& body) { return Call("POST", target, body); }
@@ -59,7 +57,7 @@ class LoadTesterProcess {
   BackgroundProcess process_;
   int port_ = 0;
   boost::asio::io_context io_;
-  std::shared_ptr<kube::HttpTransport> transport_;
+  std::shared_ptr<net::HttpClient> transport_;
 };
 
 json Payload(const std::string& name, const json& metadata = json::object()) {

@@ -11,7 +11,7 @@
 #include <functional>
 #include <stdexcept>
 
-#include "sandbox/certs.h"
+#include "sandbox/emulator/certs.h"
 
 namespace sluice::testing {
 
@@ -152,7 +152,7 @@ PromServer::~PromServer() {
 
 std::string PromServer::logs() const { return process_ ? process_->Stderr() : ""; }
 
-kube::TimePoint BackfillStart() { return kube::TimePoint{} + std::chrono::seconds(1767225600); }
+core::TimePoint BackfillStart() { return core::TimePoint{} + std::chrono::seconds(1767225600); }
 
 namespace {
 

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "kube/clock.h"
+#include "core/clock.h"
 #include "tests/support/ports.h"
 #include "tests/support/process.h"
 
@@ -27,7 +27,7 @@ namespace sluice::testing {
 // for `samples` points.
 class OpenMetricsBuilder {
  public:
-  OpenMetricsBuilder(kube::TimePoint start, std::chrono::seconds step, int samples)
+  OpenMetricsBuilder(core::TimePoint start, std::chrono::seconds step, int samples)
       : start_(start), step_(step), samples_(samples) {}
   // value(i) for sample i; NaN allowed.
   void Gauge(const std::string& name, const std::string& labels, const std::function<double(int)>& value);
@@ -43,7 +43,7 @@ class OpenMetricsBuilder {
   std::string Family(const std::string& name, const std::string& type);
   void Sample(const std::string& family, const std::string& series, double value, int i);
 
-  kube::TimePoint start_;
+  core::TimePoint start_;
   std::chrono::seconds step_;
   int samples_;
   std::map<std::string, std::string> types_;                 // family -> TYPE
@@ -82,7 +82,7 @@ bool HavePrometheus();
 
 // The fixed start of all backfilled data: 2026-01-01T00:00:00Z. Data runs 30 minutes, a
 // sample every 10 s.
-kube::TimePoint BackfillStart();
+core::TimePoint BackfillStart();
 // One Prometheus for the whole test binary over the deterministic data set described in
 // prom_harness.cc (started on first use).
 PromServer& SharedPrometheus();

@@ -8,8 +8,8 @@
 #include <thread>
 
 #include "analysis/prometheus.h"
-#include "kube/base64.h"
-#include "sandbox/http_server.h"
+#include "core/base64.h"
+#include "net/http_server.h"
 #include "tests/analysis/prom_harness.h"
 #include "tests/support/skip.h"
 
@@ -27,7 +27,7 @@ namespace {
   if (!HavePrometheus()) SLUICE_SKIP("prometheus and promtool are not installed"); \
   REQUIRE(SharedPrometheus().ready())
 
-kube::TimePoint At(minutes m) { return BackfillStart() + m; }
+core::TimePoint At(minutes m) { return BackfillStart() + m; }
 
 PrometheusOptions Options(const std::string& address) {
   PrometheusOptions o;
@@ -41,11 +41,11 @@ struct Provider {
   std::shared_ptr<MetricProvider> provider;
   explicit Provider(const PrometheusOptions& o) : provider(MakePrometheusProvider(io.get_executor(), o)) {}
 
-  std::optional<double> Scalar(const std::string& query, kube::TimePoint at) {
+  std::optional<double> Scalar(const std::string& query, core::TimePoint at) {
     return Await(io, provider->QueryScalar(query, at));
   }
   // The MetricError's message and retryable flag; FAILs when the query succeeds.
-  std::pair<std::string, bool> ScalarError(const std::string& query, kube::TimePoint at) {
+  std::pair<std::string, bool> ScalarError(const std::string& query, core::TimePoint at) {
     try {
       auto v = Scalar(query, at);
       FAIL("expected an error, got " << (v ? std::to_string(*v) : "no data"));
@@ -174,8 +174,8 @@ TEST_CASE("an unreachable Prometheus is a retryable error naming the query", "[a
 
 TEST_CASE("a hanging or garbled or oversized answer ends as an error within the deadline", "[analysis][prometheus]") {
   std::string mode;
-  sandbox::HttpServer server({}, [&mode](const sandbox::HttpRequest&) {
-    sandbox::HttpResponse r;
+  net::HttpServer server({}, [&mode](const net::HttpRequest&) {
+    net::HttpResponse r;
     if (mode == "hang") std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     if (mode == "garbled") r.body = "{\"status\":\"success\",\"data\":{\"resultType\":";
     if (mode == "huge") r.body = std::string(3u << 20, 'x');
@@ -210,10 +210,10 @@ TEST_CASE("a hanging or garbled or oversized answer ends as an error within the 
 TEST_CASE("custom headers and a bearer token from a Secret reach the server", "[analysis][prometheus]") {
   std::map<std::string, std::string> seen;
   std::string target;
-  sandbox::HttpServer server({}, [&](const sandbox::HttpRequest& req) {
+  net::HttpServer server({}, [&](const net::HttpRequest& req) {
     seen = req.headers;
     target = req.target;
-    sandbox::HttpResponse r;
+    net::HttpResponse r;
     r.body = R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"7"]}]}})";
     return r;
   });
@@ -221,7 +221,7 @@ TEST_CASE("custom headers and a bearer token from a Secret reach the server", "[
   json provider = {{"type", "prometheus"},
                    {"address", "http://127.0.0.1:" + std::to_string(server.port())},
                    {"headers", {{"X-Scope-OrgID", "tenant-a"}}}};
-  json secret = {{"data", {{"token", kube::Base64Encode("tok-123")}}}};
+  json secret = {{"data", {{"token", core::Base64Encode("tok-123")}}}};
   PrometheusOptions o = PrometheusOptionsFromSpec(provider, &secret, "", "MetricTemplate shop/x");
   Provider p(o);
   CHECK(p.Scalar("sum(up{job=\"a b\"})", BackfillStart() + std::chrono::milliseconds(1500)) == 7);
@@ -232,7 +232,7 @@ TEST_CASE("custom headers and a bearer token from a Secret reach the server", "[
 }
 
 TEST_CASE("provider options from a MetricTemplate are validated with the field named", "[analysis][prometheus]") {
-  json secret = {{"data", {{"token", kube::Base64Encode("t")}, {"username", kube::Base64Encode("u")}}}};
+  json secret = {{"data", {{"token", core::Base64Encode("t")}, {"username", core::Base64Encode("u")}}}};
   CHECK_THROWS_WITH(PrometheusOptionsFromSpec(json{{"type", "datadog"}}, nullptr, "http://p:9090", "MetricTemplate a/b"),
                     Contains("MetricTemplate a/b: spec.provider.type \"datadog\" is not supported"));
   CHECK_THROWS_WITH(PrometheusOptionsFromSpec(json{{"type", "prometheus"}}, nullptr, "", "MetricTemplate a/b"),
@@ -270,8 +270,8 @@ PromServer& SecuredPrometheus() {
 }
 
 json BasicAuthSecret(const std::string& password, bool with_ca) {
-  json data = {{"username", kube::Base64Encode(kTestUser)}, {"password", kube::Base64Encode(password)}};
-  if (with_ca) data["ca.crt"] = kube::Base64Encode(SecuredPrometheus().ca_pem());
+  json data = {{"username", core::Base64Encode(kTestUser)}, {"password", core::Base64Encode(password)}};
+  if (with_ca) data["ca.crt"] = core::Base64Encode(SecuredPrometheus().ca_pem());
   return {{"apiVersion", "v1"}, {"kind", "Secret"}, {"data", data}};
 }
 

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "analysis/webhooks.h"
+#include "net/http_client.h"
 #include "tests/analysis/webhook_receiver.h"
 
 using namespace sluice;
@@ -25,9 +26,9 @@ json Hook(const std::string& name, const std::string& type, const std::string& u
   return {{"name", name}, {"type", type}, {"url", url}, {"timeout", "2s"}, {"retries", 0}};
 }
 
-canary::CanaryStatus Progressing() {
-  canary::CanaryStatus s;
-  s.phase = canary::Phase::kProgressing;
+api::CanaryStatus Progressing() {
+  api::CanaryStatus s;
+  s.phase = api::Phase::kProgressing;
   s.last_applied_spec = "5f7d9c";
   s.canary_weight = 20;
   return s;
@@ -40,19 +41,19 @@ analysis::WebhookDefaults FastRetries() {
   return d;
 }
 
-canary::AnalysisOutcome Evaluate(const json& canary, const canary::AnalysisPlan& plan,
+analysis::AnalysisOutcome Evaluate(const json& canary, const analysis::AnalysisPlan& plan,
                                  analysis::WebhookDefaults defaults = FastRetries()) {
   boost::asio::io_context io;
   analysis::WebhookGates gates(defaults);
-  canary::AnalysisOutcome outcome;
-  canary::CanaryStatus status = Progressing();
-  controller::ObjectLookup lookup;
+  analysis::AnalysisOutcome outcome;
+  api::CanaryStatus status = Progressing();
+  analysis::ObjectLookup lookup;
   RunCoroutine(io, gates.Evaluate(canary, plan, status, lookup, outcome));
   return outcome;
 }
 
-canary::AnalysisPlan Checks() {
-  canary::AnalysisPlan p;
+analysis::AnalysisPlan Checks() {
+  analysis::AnalysisPlan p;
   p.checks = true;
   return p;
 }
@@ -87,7 +88,7 @@ TEST_CASE("confirm gates are open on 2xx and closed otherwise", "[analysis][webh
   json hooks = json::array({Hook("approve-promotion", "confirm-promotion", rx.Url("/promote")),
                             Hook("approve-rollout", "confirm-rollout", rx.Url("/rollout")),
                             Hook("approve-weight", "confirm-traffic-increase", rx.Url("/weight"))});
-  canary::AnalysisPlan plan;
+  analysis::AnalysisPlan plan;
   plan.confirm_promotion = true;
   plan.confirm_rollout = true;
   plan.confirm_traffic_increase = true;
@@ -126,7 +127,7 @@ TEST_CASE("a failing pre-rollout or rollout webhook is a failed check naming it 
   rx.Script("/check", {500});
   json hooks = json::array({Hook("smoke-test", "pre-rollout", rx.Url("/pre")),
                             Hook("acceptance", "rollout", rx.Url("/check"))});
-  canary::AnalysisPlan plan = Checks();
+  analysis::AnalysisPlan plan = Checks();
   plan.pre_rollout = true;
   auto outcome = Evaluate(Canary(hooks), plan);
   REQUIRE(outcome.pre_rollout_failure);
@@ -142,7 +143,7 @@ TEST_CASE("a failing pre-rollout or rollout webhook is a failed check naming it 
 TEST_CASE("a rollback webhook answering 2xx asks for a rollback and skips the checks", "[analysis][webhooks]") {
   WebhookReceiver rx;
   json hooks = json::array({Hook("rollback", "rollback", rx.Url("/rollback")), Hook("check", "rollout", rx.Url("/check"))});
-  canary::AnalysisPlan plan = Checks();
+  analysis::AnalysisPlan plan = Checks();
   plan.rollback_gate = true;
 
   rx.Script("/rollback", {403});
@@ -215,7 +216,7 @@ TEST_CASE("a malformed webhook entry fails its gate with the field named", "[ana
   CHECK_THAT(*outcome.check_failure, Contains("spec.analysis.webhooks[0].timeout"));
 
   json ftp = Hook("ftp", "confirm-promotion", "ftp://example.com/");
-  canary::AnalysisPlan plan;
+  analysis::AnalysisPlan plan;
   plan.confirm_promotion = true;
   auto gate = Evaluate(Canary(json::array({ftp})), plan);
   CHECK_FALSE(gate.confirm_promotion_open);
@@ -230,10 +231,10 @@ TEST_CASE("post-rollout and event webhooks are fired with their payloads", "[ana
                             Hook("check", "rollout", rx.Url("/check"))});
   boost::asio::io_context io;
   analysis::WebhookGates gates(FastRetries());
-  canary::CanaryStatus status = Progressing();
-  status.phase = canary::Phase::kSucceeded;
-  status.SetCondition({"Ready", "True", "Succeeded", "revision 5f7d9c promoted", {}}, canary::TimePoint{});
-  controller::ObjectLookup lookup;
+  api::CanaryStatus status = Progressing();
+  status.phase = api::Phase::kSucceeded;
+  status.SetCondition({"Ready", "True", "Succeeded", "revision 5f7d9c promoted", {}}, core::TimePoint{});
+  analysis::ObjectLookup lookup;
   json canary = Canary(hooks);
   const std::string post = "post-rollout";
   const std::string event = "event";
@@ -250,21 +251,9 @@ TEST_CASE("post-rollout and event webhooks are fired with their payloads", "[ana
   CHECK(rx.Got("/check").empty());
 }
 
-TEST_CASE("durations parse like Go's", "[analysis][webhooks]") {
-  using std::chrono::milliseconds;
-  CHECK(analysis::ParseDuration("10s") == milliseconds(10000));
-  CHECK(analysis::ParseDuration("500ms") == milliseconds(500));
-  CHECK(analysis::ParseDuration("1m30s") == milliseconds(90000));
-  CHECK(analysis::ParseDuration("1.5s") == milliseconds(1500));
-  CHECK_FALSE(analysis::ParseDuration(""));
-  CHECK_FALSE(analysis::ParseDuration("10"));
-  CHECK_FALSE(analysis::ParseDuration("s"));
-  CHECK_FALSE(analysis::ParseDuration("10x"));
-}
-
 TEST_CASE("URLs split into origin and target", "[analysis][webhooks]") {
-  CHECK(analysis::SplitUrl("http://a:8080/gate/check?x=1") == std::pair<std::string, std::string>("http://a:8080", "/gate/check?x=1"));
-  CHECK(analysis::SplitUrl("https://hooks.slack.com") == std::pair<std::string, std::string>("https://hooks.slack.com", "/"));
-  CHECK_THROWS_WITH(analysis::SplitUrl("ftp://x/"), Contains("not an http:// or https:// URL"));
-  CHECK_THROWS_WITH(analysis::SplitUrl("http:///x"), Contains("has no host"));
+  CHECK(net::SplitUrl("http://a:8080/gate/check?x=1") == std::pair<std::string, std::string>("http://a:8080", "/gate/check?x=1"));
+  CHECK(net::SplitUrl("https://hooks.slack.com") == std::pair<std::string, std::string>("https://hooks.slack.com", "/"));
+  CHECK_THROWS_WITH(net::SplitUrl("ftp://x/"), Contains("not an http:// or https:// URL"));
+  CHECK_THROWS_WITH(net::SplitUrl("http:///x"), Contains("has no host"));
 }

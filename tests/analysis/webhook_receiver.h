@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "sandbox/http_server.h"
+#include "net/http_server.h"
 
 namespace sluice::testing::hooks {
 
@@ -30,8 +30,8 @@ struct Received {
 class WebhookReceiver {
  public:
   WebhookReceiver() {
-    server_ = std::make_unique<sandbox::HttpServer>(sandbox::HttpServerOptions{},
-                                                    [this](const sandbox::HttpRequest& r) { return Handle(r); });
+    server_ = std::make_unique<net::HttpServer>(net::HttpServerOptions{},
+                                                    [this](const net::HttpRequest& r) { return Handle(r); });
     server_->Start();
   }
   ~WebhookReceiver() { server_->Stop(); }
@@ -53,10 +53,10 @@ class WebhookReceiver {
   }
 
  private:
-  sandbox::HttpResponse Handle(const sandbox::HttpRequest& req) {
+  net::HttpResponse Handle(const net::HttpRequest& req) {
     std::lock_guard lock(mu_);
     got_.push_back({req.method, req.path, req.Header("content-type"), nlohmann::json::parse(req.body, nullptr, false)});
-    sandbox::HttpResponse res;
+    net::HttpResponse res;
     res.content_type = "text/plain";
     auto it = scripts_.find(req.path);
     if (it != scripts_.end() && !it->second.empty()) {
@@ -70,7 +70,7 @@ class WebhookReceiver {
   mutable std::mutex mu_;
   std::map<std::string, std::deque<int>> scripts_;
   std::vector<Received> got_;
-  std::unique_ptr<sandbox::HttpServer> server_;
+  std::unique_ptr<net::HttpServer> server_;
 };
 
 // Listens and never accepts: the kernel completes the TCP handshake into the backlog, the

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sandbox/apimachinery/yaml_json.h"
+#include "core/yaml_json.h"
 
 namespace sluice::testing {
 
@@ -34,7 +34,7 @@ inline nlohmann::json LoadCrd(const std::filesystem::path& dir, const std::strin
   if (!in) throw std::runtime_error("cannot read " + (dir / file).string());
   std::stringstream text;
   text << in.rdbuf();
-  return apimachinery::ParseYaml(text.str());
+  return core::ParseYaml(text.str());
 }
 
 inline nlohmann::json CrdVersion(const nlohmann::json& crd, const std::string& version) {

@@ -1,7 +1,7 @@
-#include "sandbox/apimachinery/managed_fields.h"
+#include "apimachinery/managed_fields.h"
 
-#include "kube/api_error.h"
-#include "sandbox/apimachinery/fieldset.h"
+#include "core/api_error.h"
+#include "apimachinery/fieldset.h"
 
 #include <catch2/catch.hpp>
 
@@ -13,7 +13,7 @@ namespace {
 using nlohmann::json;
 using std::chrono::seconds;
 
-const kube::TimePoint kT0 = kube::TimePoint{} + seconds(1'790'000'000);
+const core::TimePoint kT0 = core::TimePoint{} + seconds(1'790'000'000);
 
 ListSemanticsFn Lists() { return BuiltinListSemantics("apps", "Deployment"); }
 
@@ -41,7 +41,7 @@ ApplyRequest By(const std::string& manager, bool force = false) {
   return r;
 }
 
-json Apply(const json& live, const json& intent, const ApplyRequest& req, kube::TimePoint t = kT0) {
+json Apply(const json& live, const json& intent, const ApplyRequest& req, core::TimePoint t = kT0) {
   return ServerSideApply(live, intent, req, Lists(), t);
 }
 
@@ -60,14 +60,14 @@ FieldSet Owned(const json& obj, const std::string& manager, const std::string& o
 
 const FieldPath kReplicas = {"f:spec", "f:replicas"};
 
-kube::ApiError Raised(const std::function<void()>& f) {
+core::ApiError Raised(const std::function<void()>& f) {
   try {
     f();
-  } catch (const kube::ApiError& e) {
+  } catch (const core::ApiError& e) {
     return e;
   }
   FAIL("expected an ApiError");
-  return kube::ApiError(0, "", "");
+  return core::ApiError(0, "", "");
 }
 
 TEST_CASE("fieldset: FieldsV1 round trip with item members", "[managed][fieldset]") {
@@ -96,7 +96,7 @@ TEST_CASE("ssa: create records an Apply entry without server-owned metadata", "[
   CHECK(e["manager"] == "kubectl");
   CHECK(e["operation"] == "Apply");
   CHECK(e["apiVersion"] == "apps/v1");
-  CHECK(e["time"] == kube::FormatTime(kT0));
+  CHECK(e["time"] == core::FormatTime(kT0));
   CHECK(e["fieldsType"] == "FieldsV1");
   CHECK_FALSE(e.contains("subresource"));
   CHECK(e["fieldsV1"] == json::parse(R"({
@@ -194,7 +194,7 @@ TEST_CASE("ssa: an update by kubectl edit takes the field, then apply conflicts"
   CHECK(tracked["spec"]["replicas"] == 4);
   const json* entry = Entry(tracked, "kubectl-edit", "Update");
   REQUIRE(entry);
-  CHECK((*entry)["time"] == kube::FormatTime(kT0 + seconds(5)));
+  CHECK((*entry)["time"] == core::FormatTime(kT0 + seconds(5)));
   CHECK(Owned(tracked, "kubectl-edit", "Update").Has(kReplicas));
   // kubectl owned only replicas, so its entry disappears once the editor takes it.
   CHECK(Entry(tracked, "kubectl", "Apply") == nullptr);
@@ -347,7 +347,7 @@ TEST_CASE("update: create owns what it wrote; removed fields leave every set", "
   json after = TrackUpdate(scaled, removed, "sluice", "apps/v1", Lists(), kT0 + seconds(2));
   CHECK(Entry(after, "hpa", "Update") == nullptr);  // its only field is gone: entry dropped
   REQUIRE(Entry(after, "sluice", "Update"));
-  CHECK((*Entry(after, "sluice", "Update"))["time"] == kube::FormatTime(kT0));  // nothing it changed
+  CHECK((*Entry(after, "sluice", "Update"))["time"] == core::FormatTime(kT0));  // nothing it changed
 
   json unchanged = TrackUpdate(after, after, "sluice", "apps/v1", Lists(), kT0 + seconds(3));
   CHECK(unchanged == after);
@@ -370,7 +370,7 @@ TEST_CASE("update: more than ten updaters fold the oldest into ancient-changes",
   CHECK(ancient.Has(kReplicas));
   CHECK(ancient.Has({"f:metadata", "f:labels", "f:l0"}));
   CHECK(ancient.Has({"f:metadata", "f:labels", "f:l1"}));
-  CHECK((*Entry(obj, "ancient-changes", "Update"))["time"] == kube::FormatTime(kT0 + seconds(2)));
+  CHECK((*Entry(obj, "ancient-changes", "Update"))["time"] == core::FormatTime(kT0 + seconds(2)));
   CHECK(Entry(obj, "writer-10", "Update") != nullptr);
 }
 

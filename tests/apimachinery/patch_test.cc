@@ -1,6 +1,6 @@
-#include "sandbox/apimachinery/patch.h"
+#include "apimachinery/patch.h"
 
-#include "kube/api_error.h"
+#include "core/api_error.h"
 
 #include <catch2/catch.hpp>
 
@@ -55,14 +55,14 @@ const json& Item(const json& list, const std::string& name) {
   return none;
 }
 
-kube::ApiError Raised(const std::function<void()>& f) {
+core::ApiError Raised(const std::function<void()>& f) {
   try {
     f();
-  } catch (const kube::ApiError& e) {
+  } catch (const core::ApiError& e) {
     return e;
   }
   FAIL("expected an ApiError");
-  return kube::ApiError(0, "", "");
+  return core::ApiError(0, "", "");
 }
 
 // ---- JSON patch ------------------------------------------------------------------------

@@ -7,21 +7,21 @@
 #include <string>
 
 #include "crd_fixtures.h"
-#include "sandbox/apimachinery/schema.h"
-#include "sandbox/apimachinery/schema_internal.h"
+#include "apimachinery/schema.h"
+#include "apimachinery/schema_internal.h"
 
 namespace sluice::apimachinery {
 namespace {
 
 using nlohmann::json;
 
-std::string Describe(const std::vector<kube::StatusCause>& causes) {
+std::string Describe(const std::vector<core::StatusCause>& causes) {
   std::string out;
   for (const auto& c : causes) out += "[" + c.reason + "] " + c.field + ": " + c.message + "\n";
   return out;
 }
 
-const kube::StatusCause* Find(const std::vector<kube::StatusCause>& causes, const std::string& field) {
+const core::StatusCause* Find(const std::vector<core::StatusCause>& causes, const std::string& field) {
   for (const auto& c : causes)
     if (c.field == field) return &c;
   return nullptr;
@@ -265,7 +265,7 @@ TEST_CASE("HTTPRoute: mangled routes are answered with causes, never a crash", "
     INFO(target.to_string() << " = " << route[target].dump().substr(0, 80));
     REQUIRE_NOTHROW(schema->Prune(route));
     REQUIRE_NOTHROW(schema->ApplyDefaults(route));
-    std::vector<kube::StatusCause> causes;
+    std::vector<core::StatusCause> causes;
     REQUIRE_NOTHROW(causes = schema->Validate(route));
     for (const auto& c : causes) {
       CHECK_FALSE(c.reason.empty());

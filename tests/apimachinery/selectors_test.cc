@@ -2,7 +2,7 @@
 
 #include <random>
 
-#include "sandbox/apimachinery/selectors.h"
+#include "apimachinery/selectors.h"
 
 namespace sluice::apimachinery {
 namespace {

@@ -3,7 +3,7 @@
 #include <random>
 
 #include "crd_fixtures.h"
-#include "sandbox/apimachinery/table.h"
+#include "apimachinery/table.h"
 
 namespace sluice::apimachinery {
 namespace {
@@ -11,7 +11,7 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-const kube::TimePoint kNow = *kube::ParseTime("2026-11-26T12:00:00Z");
+const core::TimePoint kNow = *core::ParseTime("2026-11-26T12:00:00Z");
 
 json CanaryColumnsJson() {
   return json::parse(R"([

@@ -3,7 +3,7 @@
 #include <random>
 
 #include "crd_fixtures.h"
-#include "sandbox/apimachinery/yaml_json.h"
+#include "core/yaml_json.h"
 
 namespace sluice::apimachinery {
 namespace {
@@ -11,7 +11,7 @@ namespace {
 using nlohmann::json;
 
 TEST_CASE("yaml: scalars resolve as Kubernetes decodes manifests", "[yaml]") {
-  json v = ParseYaml(R"(
+  json v = core::ParseYaml(R"(
 quotedTrue: "true"
 singleQuoted: '42'
 plainTrue: true
@@ -64,7 +64,7 @@ big: 18446744073709551615
 }
 
 TEST_CASE("yaml: anchors, merge keys and multiple documents", "[yaml]") {
-  auto docs = ParseYamlDocuments(R"(
+  auto docs = core::ParseYamlDocuments(R"(
 base: &base {a: 1, b: 2}
 derived:
   <<: *base
@@ -79,9 +79,9 @@ kind: Second
 }
 
 TEST_CASE("yaml: bad input is refused with its line", "[yaml]") {
-  CHECK_THROWS_WITH(ParseYaml("a: [1, 2\nb: 3\n"), Catch::Contains("yaml: line"));
-  CHECK_THROWS_WITH(ParseYaml("? [a, b]\n: c\n"), Catch::Contains("mapping key must be a scalar"));
-  CHECK_THROWS_WITH(ParseYaml("n: !!int twelve\n"), Catch::Contains("!!int"));
+  CHECK_THROWS_WITH(core::ParseYaml("a: [1, 2\nb: 3\n"), Catch::Contains("yaml: line"));
+  CHECK_THROWS_WITH(core::ParseYaml("? [a, b]\n: c\n"), Catch::Contains("mapping key must be a scalar"));
+  CHECK_THROWS_WITH(core::ParseYaml("n: !!int twelve\n"), Catch::Contains("!!int"));
 }
 
 TEST_CASE("yaml: the real CRDs load with their printer columns intact", "[yaml][crd]") {
@@ -102,23 +102,23 @@ TEST_CASE("yaml: the real CRDs load with their printer columns intact", "[yaml][
 }
 
 TEST_CASE("yaml: hostile input is refused with invalid_argument, never a crash", "[yaml]") {
-  CHECK_THROWS_AS(ParseYaml(std::string(100000, '[')), std::invalid_argument);
+  CHECK_THROWS_AS(core::ParseYaml(std::string(100000, '[')), std::invalid_argument);
   std::string dashes;
   for (int i = 0; i < 1000; ++i) dashes += "- ";
-  CHECK_THROWS_AS(ParseYaml(dashes + "x\n"), std::invalid_argument);
-  CHECK_THROWS_AS(ParseYaml(std::string(600, '[') + std::string(600, ']')), std::invalid_argument);
+  CHECK_THROWS_AS(core::ParseYaml(dashes + "x\n"), std::invalid_argument);
+  CHECK_THROWS_AS(core::ParseYaml(std::string(600, '[') + std::string(600, ']')), std::invalid_argument);
   // yaml-cpp 0.7 never consumes a stray top-level ',' and would produce empty documents forever.
-  CHECK_THROWS_WITH(ParseYamlDocuments(",a"), Catch::Contains("did not find expected node content"));
-  CHECK_THROWS_WITH(ParseYamlDocuments("- [a]\n,"), Catch::Contains("line 2"));
-  CHECK_THROWS_AS(ParseYaml(",{?}\n 5-]"), std::invalid_argument);
-  CHECK_THROWS_WITH(ParseYaml("a: 1\n---\n,b"), Catch::Contains("did not find expected node content"));
-  CHECK_NOTHROW(ParseYaml(std::string(100, '[') + std::string(100, ']')));
+  CHECK_THROWS_WITH(core::ParseYamlDocuments(",a"), Catch::Contains("did not find expected node content"));
+  CHECK_THROWS_WITH(core::ParseYamlDocuments("- [a]\n,"), Catch::Contains("line 2"));
+  CHECK_THROWS_AS(core::ParseYaml(",{?}\n 5-]"), std::invalid_argument);
+  CHECK_THROWS_WITH(core::ParseYaml("a: 1\n---\n,b"), Catch::Contains("did not find expected node content"));
+  CHECK_NOTHROW(core::ParseYaml(std::string(100, '[') + std::string(100, ']')));
   std::string laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
   for (char c = 'b'; c <= 'h'; ++c)
     laughs += std::string(1, c) + ": &" + c + " [*" + char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) + ", *" +
               char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) +
               ", *" + char(c - 1) + ", *" + char(c - 1) + "]\n";
-  CHECK_THROWS_WITH(ParseYaml(laughs), Catch::Contains("excessive aliasing"));
+  CHECK_THROWS_WITH(core::ParseYaml(laughs), Catch::Contains("excessive aliasing"));
   const std::string alphabet = "ab: -[]{},'\"\n\t&*!|>#%@`?~0.5";
   std::mt19937 rng(3);
   for (int round = 0; round < 3000; ++round) {
@@ -126,7 +126,7 @@ TEST_CASE("yaml: hostile input is refused with invalid_argument, never a crash",
     for (size_t n = rng() % 40; n > 0; --n) text += alphabet[rng() % alphabet.size()];
     INFO(text);
     try {
-      ParseYamlDocuments(text);
+      core::ParseYamlDocuments(text);
     } catch (const std::invalid_argument&) {
     }
   }

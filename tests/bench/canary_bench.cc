@@ -29,11 +29,11 @@
 #include <thread>
 #include <vector>
 
-#include "controller/canary_controller.h"
+#include "controller/canary/canary_controller.h"
 #include "kube/client.h"
 #include "kube/event_recorder.h"
 #include "kube/informer.h"
-#include "sandbox/emulator.h"
+#include "sandbox/emulator/emulator.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/process.h"
 
@@ -239,21 +239,21 @@ class BenchCluster {
 
 // Opens the first step, then keeps the confirm-traffic-increase gate closed: every Canary
 // stays mid-rollout at its first weight, still analysed every interval.
-class HoldAtFirstStep final : public sluice::controller::AnalysisRunner {
+class HoldAtFirstStep final : public sluice::analysis::AnalysisRunner {
  public:
-  asio::awaitable<sluice::canary::AnalysisOutcome> Evaluate(const json&, const sluice::canary::AnalysisPlan&,
-                                                            const sluice::canary::CanaryStatus& status,
-                                                            const sluice::controller::ObjectLookup&) override {
-    sluice::canary::AnalysisOutcome o;
+  asio::awaitable<sluice::analysis::AnalysisOutcome> Evaluate(const json&, const sluice::analysis::AnalysisPlan&,
+                                                            const sluice::api::CanaryStatus& status,
+                                                            const sluice::analysis::ObjectLookup&) override {
+    sluice::analysis::AnalysisOutcome o;
     o.confirm_traffic_increase_open = status.canary_weight == 0;
     co_return o;
   }
-  asio::awaitable<void> RunWebhooks(const json&, const std::string&, const sluice::canary::CanaryStatus&,
-                                    const sluice::controller::ObjectLookup&) override {
+  asio::awaitable<void> RunWebhooks(const json&, const std::string&, const sluice::api::CanaryStatus&,
+                                    const sluice::analysis::ObjectLookup&) override {
     co_return;
   }
-  asio::awaitable<void> SendAlert(const json&, const sluice::controller::Alert&,
-                                  const sluice::controller::ObjectLookup&) override {
+  asio::awaitable<void> SendAlert(const json&, const sluice::analysis::Alert&,
+                                  const sluice::analysis::ObjectLookup&) override {
     co_return;
   }
 };
@@ -261,14 +261,14 @@ class HoldAtFirstStep final : public sluice::controller::AnalysisRunner {
 // The canary controller in this process, on a thread of its own.
 class InProcessController {
  public:
-  InProcessController(BenchCluster& cluster, std::shared_ptr<sluice::controller::AnalysisRunner> analysis) {
+  InProcessController(BenchCluster& cluster, std::shared_ptr<sluice::analysis::AnalysisRunner> analysis) {
     sluice::kube::ClientOptions co;
     co.qps = 1000;
     co.burst = 2000;
     auto client = sluice::kube::MakeHttpClient(io_.get_executor(),
                                                sluice::kube::ParseKubeconfig(cluster.emulator().KubeconfigYaml()), co);
     auto events = sluice::kube::EventRecorder::Create(client);
-    controller_ = sluice::controller::CanaryController::Create(client, events, std::move(analysis));
+    controller_ = sluice::canary::CanaryController::Create(client, events, std::move(analysis));
     asio::co_spawn(io_, controller_->Run(), asio::detached);
     thread_ = std::thread([this] { io_.run(); });
   }
@@ -278,11 +278,11 @@ class InProcessController {
     io_.stop();
     thread_.join();
   }
-  const sluice::controller::ReconcileStats& stats() const { return controller_->stats(); }
+  const sluice::canary::ReconcileStats& stats() const { return controller_->stats(); }
 
  private:
   asio::io_context io_;
-  std::shared_ptr<sluice::controller::CanaryController> controller_;
+  std::shared_ptr<sluice::canary::CanaryController> controller_;
   std::thread thread_;
 };
 
@@ -367,7 +367,7 @@ BENCHMARK(CanaryAbortLatency)->Arg(100)->Iterations(1)->Unit(benchmark::kSecond)
 // Requests between two consecutive status writes of one Canary in the middle of a rollout.
 void CanaryRequestsPerStep(benchmark::State& state) {
   BenchCluster cluster(100ms);
-  InProcessController controller(cluster, sluice::controller::MakeNoAnalysis());
+  InProcessController controller(cluster, sluice::analysis::MakeNoAnalysis());
   cluster.Apply(Apps(1, "1.0.0", "1s", 5, true));
   if (!WaitUntil([&] { return cluster.CountPhase("Initialized") == 1; }, 30s)) {
     state.SkipWithError("Canary did not initialize");
@@ -445,7 +445,7 @@ class StepWatcher {
     const json& status = canary.value("status", json::object());
     std::string step = status.value("lastStepTime", "");
     if (step.empty() || status.value("phase", "") != "Progressing") return;
-    auto t = sluice::kube::ParseTime(step);
+    auto t = sluice::core::ParseTime(step);
     if (!t) return;
     std::string name = canary["metadata"].value("name", "");
     std::lock_guard lock(mu_);
@@ -465,7 +465,7 @@ class StepWatcher {
 
  private:
   mutable std::mutex mu_;
-  std::map<std::string, sluice::kube::TimePoint> last_;
+  std::map<std::string, sluice::core::TimePoint> last_;
   std::vector<double> lateness_ms_;
   bool recording_ = false;
 };

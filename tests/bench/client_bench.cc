@@ -2,7 +2,7 @@
 // of one ConfigMap in a loop. Everything runs on one thread's io_context (the emulator has
 // its own loop thread), so this measures the client's per-request cost plus the emulator's.
 #include "kube/client.h"
-#include "sandbox/emulator.h"
+#include "sandbox/emulator/emulator.h"
 
 #include <benchmark/benchmark.h>
 #include <boost/asio/co_spawn.hpp>

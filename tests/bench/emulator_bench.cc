@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "kube/client.h"
-#include "sandbox/emulator.h"
+#include "sandbox/emulator/emulator.h"
 
 namespace {
 

@@ -1,7 +1,7 @@
 // The layout of `sluice get` and `sluice status`, from objects as the API returns them.
 #include <catch2/catch.hpp>
 
-#include "controller/cli_view.h"
+#include "cli/view.h"
 
 using nlohmann::json;
 using Catch::Matchers::Contains;
@@ -12,7 +12,7 @@ using sluice::cli::WeightBar;
 
 namespace {
 
-const auto kNow = *sluice::kube::ParseTime("2026-11-26T10:00:00Z");
+const auto kNow = *sluice::core::ParseTime("2026-11-26T10:00:00Z");
 
 json Progressing() {
   return json::parse(R"({

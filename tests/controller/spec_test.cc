@@ -1,9 +1,9 @@
 // Canary spec validation names the field and what is expected; the status round-trips.
 #include <catch2/catch.hpp>
 
-#include "controller/canary/spec.h"
+#include "api/canary_spec.h"
 
-using namespace sluice::canary;
+using namespace sluice::api;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
@@ -99,19 +99,6 @@ TEST_CASE("bad Canary specs name the field and what is expected", "[spec]") {
     CHECK(ErrorOf(c).field == "spec.analysis.iterations");
   }
   SECTION("no spec at all") { CHECK(ErrorOf(json{{"kind", "Canary"}}).field == "spec"); }
-}
-
-TEST_CASE("durations parse like Go's", "[spec]") {
-  CHECK(ParseDuration("1s") == 1s);
-  CHECK(ParseDuration("1m30s") == 90s);
-  CHECK(ParseDuration("500ms") == 500ms);
-  CHECK(ParseDuration("1.5h") == 90min);
-  CHECK_FALSE(ParseDuration(""));
-  CHECK_FALSE(ParseDuration("10"));
-  CHECK_FALSE(ParseDuration("10 s"));
-  CHECK_FALSE(ParseDuration("1d"));
-  CHECK(FormatDuration(90s) == "90s");
-  CHECK(FormatDuration(2min) == "2m");
 }
 
 TEST_CASE("the status round-trips through JSON, so a restart resumes at the same step", "[spec]") {

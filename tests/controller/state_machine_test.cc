@@ -4,6 +4,8 @@
 #include "controller/canary/state_machine.h"
 
 using namespace sluice::canary;
+using namespace sluice::api;
+using namespace sluice::analysis;
 using namespace std::chrono_literals;
 using Type = Action::Type;
 

@@ -17,12 +17,12 @@ namespace sluice::testing {
 
 namespace asio = boost::asio;
 
-asio::awaitable<canary::AnalysisOutcome> ScriptedAnalysis::Evaluate(const nlohmann::json&,
-                                                                    const canary::AnalysisPlan& plan,
-                                                                    const canary::CanaryStatus&,
-                                                                    const controller::ObjectLookup&) {
+asio::awaitable<analysis::AnalysisOutcome> ScriptedAnalysis::Evaluate(const nlohmann::json&,
+                                                                    const analysis::AnalysisPlan& plan,
+                                                                    const api::CanaryStatus&,
+                                                                    const analysis::ObjectLookup&) {
   evaluations++;
-  canary::AnalysisOutcome o;
+  analysis::AnalysisOutcome o;
   if (plan.checks && checks_fail) o.check_failure = "metric request-success-rate 80 below the minimum 99";
   o.confirm_promotion_open = promotion_gate_open;
   co_return o;
@@ -52,9 +52,9 @@ CanaryCluster::CanaryCluster(std::chrono::milliseconds ready_delay, AnalysisFact
   auto client = kube::MakeHttpClient(io_.get_executor(), kube::ParseKubeconfig(emulator_.KubeconfigYaml()));
   auto events = kube::EventRecorder::Create(client);
   analysis_ = std::make_shared<ScriptedAnalysis>();
-  std::shared_ptr<controller::AnalysisRunner> runner = analysis_;
+  std::shared_ptr<analysis::AnalysisRunner> runner = analysis_;
   if (analysis) runner = analysis(io_.get_executor());
-  controller_ = controller::CanaryController::Create(client, events, runner);
+  controller_ = canary::CanaryController::Create(client, events, runner);
   asio::co_spawn(io_, controller_->Run(), asio::detached);
   thread_ = std::thread([this] { io_.run(); });
 }

@@ -10,28 +10,28 @@
 #include <string>
 #include <thread>
 
-#include "controller/canary_controller.h"
-#include "sandbox/emulator.h"
+#include "controller/canary/canary_controller.h"
+#include "sandbox/emulator/emulator.h"
 #include "tests/e2e/kubectl_harness.h"
 
 namespace sluice::testing {
 
 // Analysis whose verdicts the test sets while the controller runs.
-class ScriptedAnalysis final : public controller::AnalysisRunner {
+class ScriptedAnalysis final : public analysis::AnalysisRunner {
  public:
   std::atomic<bool> checks_fail{false};
   std::atomic<bool> promotion_gate_open{true};
   std::atomic<int> evaluations{0};
 
-  boost::asio::awaitable<canary::AnalysisOutcome> Evaluate(const nlohmann::json&, const canary::AnalysisPlan& plan,
-                                                           const canary::CanaryStatus&,
-                                                           const controller::ObjectLookup&) override;
-  boost::asio::awaitable<void> RunWebhooks(const nlohmann::json&, const std::string&, const canary::CanaryStatus&,
-                                           const controller::ObjectLookup&) override {
+  boost::asio::awaitable<analysis::AnalysisOutcome> Evaluate(const nlohmann::json&, const analysis::AnalysisPlan& plan,
+                                                           const api::CanaryStatus&,
+                                                           const analysis::ObjectLookup&) override;
+  boost::asio::awaitable<void> RunWebhooks(const nlohmann::json&, const std::string&, const api::CanaryStatus&,
+                                           const analysis::ObjectLookup&) override {
     co_return;
   }
-  boost::asio::awaitable<void> SendAlert(const nlohmann::json&, const controller::Alert&,
-                                         const controller::ObjectLookup&) override {
+  boost::asio::awaitable<void> SendAlert(const nlohmann::json&, const analysis::Alert&,
+                                         const analysis::ObjectLookup&) override {
     co_return;
   }
 };
@@ -43,7 +43,7 @@ std::string AppManifest(const std::string& version, const std::string& canary_sp
 // Makes the analysis the controller runs, on the controller's executor (e.g. a live
 // Prometheus checker); without one the controller runs the ScriptedAnalysis.
 using AnalysisFactory =
-    std::function<std::shared_ptr<controller::AnalysisRunner>(boost::asio::any_io_executor executor)>;
+    std::function<std::shared_ptr<analysis::AnalysisRunner>(boost::asio::any_io_executor executor)>;
 
 class CanaryCluster {
  public:
@@ -53,7 +53,7 @@ class CanaryCluster {
 
   Kubectl& kubectl() { return *kubectl_; }
   ScriptedAnalysis& analysis() { return *analysis_; }
-  const controller::ReconcileStats& stats() const { return controller_->stats(); }
+  const canary::ReconcileStats& stats() const { return controller_->stats(); }
   sandbox::Emulator& emulator() { return emulator_; }
 
   // Applies a Deployment "podinfo" (image podinfo:<version>) and a Canary "podinfo" whose
@@ -72,7 +72,7 @@ class CanaryCluster {
   std::unique_ptr<Kubectl> kubectl_;
   boost::asio::io_context io_;
   std::shared_ptr<ScriptedAnalysis> analysis_;
-  std::shared_ptr<controller::CanaryController> controller_;
+  std::shared_ptr<canary::CanaryController> controller_;
   std::thread thread_;
 };
 

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <set>
 
-#include "sandbox/apimachinery/yaml_json.h"
+#include "core/yaml_json.h"
 #include "tests/e2e/kubectl_harness.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/skip.h"
@@ -20,7 +20,7 @@ std::vector<json> Rendered() {
   ProcessResult r = Run({"kubectl", "kustomize", std::string(SLUICE_SOURCE_DIR) + "/deploy"});
   INFO(r.Describe());
   REQUIRE(r.exit_code == 0);
-  return sluice::apimachinery::ParseYamlDocuments(r.out);
+  return sluice::core::ParseYamlDocuments(r.out);
 }
 
 const json* Find(const std::vector<json>& objects, const std::string& kind, const std::string& name) {
@@ -40,7 +40,7 @@ TEST_CASE("deploy/ renders every CRD and a hardened, leader-elected Deployment",
     if (o.value("kind", "") == "CustomResourceDefinition") rendered_crds.insert(o["metadata"].value("name", ""));
   for (const auto& entry : std::filesystem::directory_iterator(std::string(SLUICE_SOURCE_DIR) + "/crds")) {
     if (entry.path().extension() != ".yaml") continue;
-    for (const auto& crd : sluice::apimachinery::ParseYamlDocuments(ReadFile(entry.path()))) {
+    for (const auto& crd : sluice::core::ParseYamlDocuments(ReadFile(entry.path()))) {
       INFO(entry.path() << " is not listed in crds/Kustomization");
       CHECK(rendered_crds.count(crd["metadata"].value("name", "")));
     }

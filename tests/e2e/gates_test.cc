@@ -53,7 +53,7 @@ AnalysisFactory RealGates() {
     analysis::WebhookDefaults d;
     d.timeout = std::chrono::seconds(2);
     d.backoff_base = std::chrono::milliseconds(100);
-    return controller::ComposeAnalysis(analysis::MakeWebhookGates(d), nullptr, analysis::MakeAlertSender());
+    return analysis::ComposeAnalysis(analysis::MakeWebhookGates(d), nullptr, analysis::MakeAlertSender());
   };
 }
 

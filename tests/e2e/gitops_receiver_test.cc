@@ -140,6 +140,6 @@ spec:
   CHECK(get("kustomization/apps", "{.status.lastAppliedRevision}") == "main@sha1:" + second);
   std::string metrics = Run({"curl", "-s", "http://127.0.0.1:" + port + "/metrics"}).out;
   CHECK(metrics.find("sluice_receiver_requests_total{result=\"unauthorized\"} 1") != std::string::npos);
-  CHECK(metrics.find("sluice_sync_revision_info{namespace=\"default\",name=\"apps\",revision=\"main@sha1:" + second +
+  CHECK(metrics.find("sluice_sync_revision_info{name=\"apps\",namespace=\"default\",revision=\"main@sha1:" + second +
                      "\"} 1") != std::string::npos);
 }

@@ -18,9 +18,9 @@
 #include <sstream>
 #include <thread>
 
-#include "controller/sandbox_app.h"
-#include "controller/sandbox_prometheus.h"
-#include "controller/sandbox_view.h"
+#include "sandbox/demo/app.h"
+#include "sandbox/demo/prometheus.h"
+#include "sandbox/demo/view.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/process.h"
 #include "tests/support/skip.h"
@@ -220,7 +220,7 @@ TEST_CASE("sandbox bad input: each a clear message and a clean exit", "[e2e][san
 // The pieces of the sandbox that need no processes: what the terminal shows, the example
 // app's versions, the Prometheus config.
 using nlohmann::json;
-namespace sbx = sluice::sandboxrun;
+namespace sbx = sluice::demo;
 
 namespace {
 

@@ -18,12 +18,12 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "kube/base64.h"
+#include "core/base64.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/event_recorder.h"
-#include "sandbox/emulator.h"
-#include "sandbox/http_server.h"
+#include "sandbox/emulator/emulator.h"
+#include "net/http_server.h"
 
 namespace sluice::testing {
 
@@ -71,8 +71,8 @@ std::string Trim(std::string s) {
 }
 
 // Splits CGI output into the response: header lines up to the first blank line, then body.
-sandbox::HttpResponse CgiResponse(const std::string& out) {
-  sandbox::HttpResponse r;
+net::HttpResponse CgiResponse(const std::string& out) {
+  net::HttpResponse r;
   r.content_type = "text/plain";
   size_t end = out.find("\r\n\r\n");
   size_t body_at = end == std::string::npos ? std::string::npos : end + 4;
@@ -181,20 +181,20 @@ std::string GitDaemon::UrlFor(const std::string& repo_path) const {
 
 GitHttpServer::GitHttpServer(const std::string& base_dir, std::string username, std::string password)
     : base_dir_(base_dir), username_(std::move(username)), password_(std::move(password)) {
-  sandbox::HttpServerOptions o;
+  net::HttpServerOptions o;
   o.max_body_bytes = 64u << 20;
-  server_ = std::make_unique<sandbox::HttpServer>(o, [this](const sandbox::HttpRequest& req) {
+  server_ = std::make_unique<net::HttpServer>(o, [this](const net::HttpRequest& req) {
     std::string bearer;
     {
       std::lock_guard lock(mu_);
       bearer = bearer_;
     }
     if (!username_.empty() || !bearer.empty()) {
-      std::string expected = bearer.empty() ? "Basic " + kube::Base64Encode(username_ + ":" + password_)
+      std::string expected = bearer.empty() ? "Basic " + core::Base64Encode(username_ + ":" + password_)
                                             : "Bearer " + bearer;
       if (req.Header("authorization") != expected) {
         counters_.unauthorized++;
-        sandbox::HttpResponse r;
+        net::HttpResponse r;
         r.status = 401;
         r.content_type = "text/plain";
         r.body = "authentication required";
@@ -221,7 +221,7 @@ GitHttpServer::GitHttpServer(const std::string& base_dir, std::string username, 
     };
     ProcessResult r = Run({kHttpBackend}, env, std::chrono::seconds(30), req.body);
     if (r.exit_code != 0 && r.out.empty()) {
-      sandbox::HttpResponse fail;
+      net::HttpResponse fail;
       fail.status = 500;
       fail.body = r.Describe();
       return fail;
@@ -318,10 +318,10 @@ SourceCluster::SourceCluster() {
   asio::co_spawn(io_, sources_->Run(), asio::detached);
   asio::co_spawn(io_, receiver_->Run(), asio::detached);
   thread_ = std::thread([this] { io_.run(); });
-  sandbox::HttpServerOptions ho;
-  hooks_ = std::make_unique<sandbox::HttpServer>(ho, [this](const sandbox::HttpRequest& req) {
+  net::HttpServerOptions ho;
+  hooks_ = std::make_unique<net::HttpServer>(ho, [this](const net::HttpRequest& req) {
     if (req.path.rfind("/hook/", 0) == 0) return receiver_->Handle(req);
-    sandbox::HttpResponse r;
+    net::HttpResponse r;
     r.status = 404;
     return r;
   });

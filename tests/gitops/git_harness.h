@@ -22,8 +22,10 @@
 #include "tests/support/ports.h"
 #include "tests/support/process.h"
 
-namespace sluice::sandbox {
+namespace sluice::net {
 class HttpServer;
+}
+namespace sluice::sandbox {
 class Emulator;
 }
 
@@ -97,7 +99,7 @@ class GitHttpServer {
   std::mutex mu_;  // bearer_ is read on the server thread
   std::string bearer_;
   Counters counters_;
-  std::unique_ptr<sandbox::HttpServer> server_;
+  std::unique_ptr<net::HttpServer> server_;
 };
 
 // A TCP listener that accepts connections and never answers: a remote that hangs.
@@ -163,7 +165,7 @@ class SourceCluster {
   std::shared_ptr<gitops::ArtifactStore> artifacts_;
   std::shared_ptr<gitops::GitRepositoryController> sources_;
   std::shared_ptr<gitops::ReceiverController> receiver_;
-  std::unique_ptr<sandbox::HttpServer> hooks_;
+  std::unique_ptr<net::HttpServer> hooks_;
   std::thread thread_;
 };
 

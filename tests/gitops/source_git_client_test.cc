@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "controller/gitops/git_client.h"
-#include "kube/base64.h"
+#include "core/base64.h"
 #include "tests/gitops/git_harness.h"
 #include "tests/support/skip.h"
 
@@ -202,7 +202,7 @@ TEST_CASE("git client: export applies default, .sourceignore and spec rules and 
 TEST_CASE("git client: known_hosts matching, plain, bracketed port and hashed") {
   const char raw[] = "\x00\x00\x00\x0bssh-ed25519-fake-key-blob";
   std::string key(raw, sizeof raw - 1);
-  std::string b64 = kube::Base64Encode(key);
+  std::string b64 = core::Base64Encode(key);
   CHECK(KnownHostsAccepts("github.com ssh-ed25519 " + b64 + "\n", "github.com", 22, key));
   CHECK_FALSE(KnownHostsAccepts("github.com ssh-ed25519 " + b64 + "\n", "gitlab.com", 22, key));
   CHECK_FALSE(KnownHostsAccepts("github.com ssh-ed25519 " + b64 + "\n", "github.com", 22, key + "x"));

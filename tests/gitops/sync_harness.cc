@@ -12,10 +12,10 @@
 #include <filesystem>
 #include <future>
 
-#include "controller/analysis_runner.h"
+#include "analysis/runner.h"
 #include "kube/config.h"
 #include "kube/event_recorder.h"
-#include "sandbox/apimachinery/yaml_json.h"
+#include "core/yaml_json.h"
 
 namespace sluice::testing {
 
@@ -188,7 +188,7 @@ SyncCluster::SyncCluster(SyncClusterOptions options) : emulator_(EmulatorOpts(op
     asio::co_spawn(io_, sources_->Run(), asio::detached);
   }
   if (options.canary_engine) {
-    canaries_ = controller::CanaryController::Create(raw, events, controller::MakeNoAnalysis());
+    canaries_ = canary::CanaryController::Create(raw, events, analysis::MakeNoAnalysis());
     asio::co_spawn(io_, canaries_->Run(), asio::detached);
   }
   thread_ = std::thread([this] { io_.run(); });
@@ -241,14 +241,14 @@ json SyncCluster::Get(const std::string& api_version, const std::string& kind, c
   auto res = Resolve(api_version, kind);
   try {
     return Call(test_client_->Get(res, ns, name));
-  } catch (const kube::ApiError& e) {
+  } catch (const core::ApiError& e) {
     if (e.IsNotFound()) return nullptr;
     throw;
   }
 }
 
 void SyncCluster::Apply(const std::string& yaml) {
-  for (const auto& doc : apimachinery::ParseYamlDocuments(yaml)) {
+  for (const auto& doc : core::ParseYamlDocuments(yaml)) {
     auto res = Resolve(doc["apiVersion"], doc["kind"]);
     Call(test_client_->Apply(res, doc, "test", true));
   }

@@ -16,12 +16,12 @@
 #include <thread>
 #include <vector>
 
-#include "controller/canary_controller.h"
+#include "controller/canary/canary_controller.h"
 #include "controller/gitops/artifact_store.h"
 #include "controller/gitops/git_repository_controller.h"
 #include "controller/gitops/kustomization_controller.h"
 #include "kube/client.h"
-#include "sandbox/emulator.h"
+#include "sandbox/emulator/emulator.h"
 #include "tests/support/process.h"
 
 namespace sluice::testing {
@@ -112,7 +112,7 @@ class SyncCluster {
   std::shared_ptr<RequestCounts> counts_;
   std::shared_ptr<gitops::ArtifactStore> artifacts_;
   std::shared_ptr<gitops::KustomizationController> syncs_;
-  std::shared_ptr<controller::CanaryController> canaries_;
+  std::shared_ptr<canary::CanaryController> canaries_;
   std::shared_ptr<gitops::GitRepositoryController> sources_;
   std::thread thread_;
   std::thread test_thread_;

@@ -138,11 +138,11 @@ TEST_CASE("sync metrics: revision and readiness per Kustomization, forgotten whe
     "conditions": [{"type": "Ready", "status": "True"}]})"));
   m.Observe("flux", "infra", nlohmann::json::parse(R"({"conditions": [{"type": "Ready", "status": "False"}]})"));
   std::string text = m.Serialize();
-  CHECK(text.find("sluice_sync_revision_info{namespace=\"flux\",name=\"apps\",revision=\"main@sha1:abc\"} 1\n") !=
+  CHECK(text.find("sluice_sync_revision_info{name=\"apps\",namespace=\"flux\",revision=\"main@sha1:abc\"} 1\n") !=
         std::string::npos);
-  CHECK(text.find("name=\"infra\",revision") == std::string::npos);  // nothing applied yet
-  CHECK(text.find("sluice_sync_ready{namespace=\"flux\",name=\"apps\"} 1\n") != std::string::npos);
-  CHECK(text.find("sluice_sync_ready{namespace=\"flux\",name=\"infra\"} 0\n") != std::string::npos);
+  CHECK(text.find("name=\"infra\",namespace=\"flux\",revision") == std::string::npos);  // nothing applied yet
+  CHECK(text.find("sluice_sync_ready{name=\"apps\",namespace=\"flux\"} 1\n") != std::string::npos);
+  CHECK(text.find("sluice_sync_ready{name=\"infra\",namespace=\"flux\"} 0\n") != std::string::npos);
   m.Forget("flux/apps");
   CHECK(m.Serialize().find("\"apps\"") == std::string::npos);
 }

@@ -2,8 +2,8 @@
 // and relist, conflicts, TLS verification and each way of authenticating.
 #include "kube/client.h"
 #include "kube/retry.h"
-#include "sandbox/certs.h"
-#include "sandbox/emulator.h"
+#include "sandbox/emulator/certs.h"
+#include "sandbox/emulator/emulator.h"
 #include "tests/kube/client_testing.h"
 #include "tests/support/process.h"
 
@@ -105,7 +105,7 @@ TEST_CASE("client: discovery resolves kind, plural, singular and short names", "
   try {
     k.Resolve("v1", "Gizmo");
     FAIL("resolved a kind that does not exist");
-  } catch (const ApiError& e) {
+  } catch (const core::ApiError& e) {
     CHECK(e.IsNotFound());
     CHECK_THAT(e.message(), Contains("Gizmo"));
   }
@@ -115,7 +115,7 @@ TEST_CASE("client: discovery resolves kind, plural, singular and short names", "
 TEST_CASE("client: a CRD installed after discovery was cached is found", "[client]") {
   Cluster k;
   CHECK(k.Resolve("v1", "ConfigMap").kind == "ConfigMap");
-  CHECK_THROWS_AS(k.Resolve("example.com/v1", "Widget"), ApiError);
+  CHECK_THROWS_AS(k.Resolve("example.com/v1", "Widget"), core::ApiError);
   REQUIRE(k.emu.LoadCrdsYaml(kWidgetCrd) == 1);
   ApiResource w = k.Resolve("example.com/v1", "wg");
   CHECK(w.kind == "Widget");
@@ -145,21 +145,21 @@ TEST_CASE("client: create, get, update, conflict, delete", "[client]") {
   try {
     k.Run([&](Client& c) { return c.Update(cm, stale); });
     FAIL("stale update accepted");
-  } catch (const ApiError& e) {
+  } catch (const core::ApiError& e) {
     CHECK(e.IsConflict());
-    CHECK(e.retry_advice() == RetryAdvice::kReread);
+    CHECK(e.retry_advice() == core::RetryAdvice::kReread);
   }
 
   // Deleting with a precondition on an old uid is refused; a plain delete works.
   DeleteOptions wrong_uid{.precondition_uid = "not-the-uid"};
-  CHECK_THROWS_AS(k.Run([&](Client& c) { return c.Delete(cm, "default", "app", wrong_uid); }), ApiError);
+  CHECK_THROWS_AS(k.Run([&](Client& c) { return c.Delete(cm, "default", "app", wrong_uid); }), core::ApiError);
   DeleteOptions background{.propagation_policy = "Background",
                            .precondition_uid = created["metadata"]["uid"].get<std::string>()};
   k.Run([&](Client& c) { return c.Delete(cm, "default", "app", background); });
   try {
     k.Run([&](Client& c) { return c.Get(cm, "default", "app"); });
     FAIL("still there");
-  } catch (const ApiError& e) {
+  } catch (const core::ApiError& e) {
     CHECK(e.IsNotFound());
   }
 }
@@ -216,7 +216,7 @@ TEST_CASE("client: patches of every type and server-side apply", "[client]") {
                     return c.Patch(cm, "default", "p", PatchType::kJson,
                                    json::array({{{"op", "test"}, {"path", "/data/a"}, {"value", "1"}}}));
                   }),
-                  ApiError);
+                  core::ApiError);
 
   json strategic = k.Run([&](Client& c) {
     return c.Patch(cm, "default", "p", PatchType::kStrategicMerge, json{{"metadata", {{"labels", {{"x", "y"}}}}}});
@@ -233,7 +233,7 @@ TEST_CASE("client: patches of every type and server-side apply", "[client]") {
   CHECK(has_manager);
   // Another manager taking the same field conflicts unless it forces.
   json other = {{"metadata", {{"name", "ssa"}, {"namespace", "default"}}}, {"data", {{"k", "w"}}}};
-  CHECK_THROWS_AS(k.Run([&](Client& c) { return c.Apply(cm, other, "intruder"); }), ApiError);
+  CHECK_THROWS_AS(k.Run([&](Client& c) { return c.Apply(cm, other, "intruder"); }), core::ApiError);
   CHECK(k.Run([&](Client& c) { return c.Apply(cm, other, "intruder", true); })["data"]["k"] == "w");
 
   CHECK_THROWS_WITH(k.Run([&](Client& c) { return c.Patch(cm, "default", "missing", PatchType::kMerge, json::object()); }),
@@ -342,7 +342,7 @@ TEST_CASE("client: a too old resourceVersion is a 410 ERROR event; relist and wa
   });
   REQUIRE(first);
   REQUIRE(first->type == WatchEvent::Type::kError);
-  ApiError expired = ApiError::FromResponse(first->object.value("code", 0), first->object.dump());
+  core::ApiError expired = core::ApiError::FromResponse(first->object.value("code", 0), first->object.dump());
   CHECK(expired.IsExpired());
 
   json relisted = k.Run([&](Client& c) { return c.ListAll(cm, "default"); });
@@ -389,7 +389,7 @@ TEST_CASE("client: TLS verified against the kubeconfig CA; a wrong CA is refused
   try {
     RunCo<json>(k.ioc, [client] { return client->GetPath("/version"); });
     FAIL("a server signed by another CA was trusted");
-  } catch (const ApiError& e) {
+  } catch (const core::ApiError& e) {
     CHECK(e.code() == 0);
     CHECK_THAT(e.message(), Contains("TLS handshake") && Contains("certificate verify failed"));
   }
@@ -420,7 +420,7 @@ TEST_CASE("client: bearer token auth, and a rotated token file is picked up", "[
   try {
     GetVersion(k, anonymous);
     FAIL("anonymous request accepted");
-  } catch (const ApiError& e) {
+  } catch (const core::ApiError& e) {
     CHECK(e.code() == 401);
   }
 
@@ -431,7 +431,7 @@ TEST_CASE("client: bearer token auth, and a rotated token file is picked up", "[
   from_file.token_file_refresh = std::chrono::seconds(3600);
   auto client = MakeHttpClient(k.ioc.get_executor(), from_file, TestOptions());
   auto list = [client] { return client->GetPath("/api/v1/namespaces"); };
-  CHECK_THROWS_AS(RunCo<json>(k.ioc, list), ApiError);
+  CHECK_THROWS_AS(RunCo<json>(k.ioc, list), core::ApiError);
   tmp.Write("token", k.emu.token() + "\n");  // the kubelet rotates the projected token
   CHECK(RunCo<json>(k.ioc, list)["kind"] == "NamespaceList");
 }
@@ -472,7 +472,7 @@ TEST_CASE("client: client certificate auth over TLS", "[client][auth][tls]") {
   try {
     RunCo<json>(k.ioc, [client] { return client->GetPath("/api/v1/namespaces"); });
     FAIL("no client certificate, yet accepted");
-  } catch (const ApiError& e) {
+  } catch (const core::ApiError& e) {
     CHECK((e.code() == 401 || e.code() == 403 || e.code() == 0));
   }
 }

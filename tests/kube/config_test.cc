@@ -1,6 +1,6 @@
 // kubeconfig, in-cluster config, exec credential plugins and the authenticator that uses them.
 #include "kube/auth.h"
-#include "kube/base64.h"
+#include "core/base64.h"
 #include "kube/config.h"
 #include "kube/exec_credential.h"
 #include "tests/support/process.h"
@@ -102,8 +102,8 @@ contexts: [{name: c, context: {cluster: k}}]
 
 TEST_CASE("kubeconfig: -data fields are base64 PEM, bad base64 is named", "[config]") {
   std::string yaml = "current-context: c\nclusters: [{name: k, cluster: {server: https://h:1, certificate-authority-data: " +
-                     Base64Encode("CA PEM") + "}}]\nusers: [{name: u, user: {client-certificate-data: " +
-                     Base64Encode("CERT") + ", client-key-data: " + Base64Encode("KEY") +
+                     core::Base64Encode("CA PEM") + "}}]\nusers: [{name: u, user: {client-certificate-data: " +
+                     core::Base64Encode("CERT") + ", client-key-data: " + core::Base64Encode("KEY") +
                      "}}]\ncontexts: [{name: c, context: {cluster: k, user: u}}]\n";
   RestConfig rc = ParseKubeconfig(yaml, {}, "mem.yaml");
   CHECK(rc.ca_data == "CA PEM");
@@ -121,7 +121,7 @@ contexts: [{name: c, context: {cluster: k}}]
 TEST_CASE("kubeconfig: insecure-skip-tls-verify together with a CA is refused", "[config]") {
   std::string yaml = "current-context: c\nclusters: [{name: k, cluster: {server: https://h:1, "
                      "insecure-skip-tls-verify: true, certificate-authority-data: " +
-                     Base64Encode("CA") + "}}]\ncontexts: [{name: c, context: {cluster: k}}]\n";
+                     core::Base64Encode("CA") + "}}]\ncontexts: [{name: c, context: {cluster: k}}]\n";
   CHECK_THROWS_WITH(ParseKubeconfig(yaml, {}, "x.yaml"),
                     Contains("x.yaml") && Contains("insecure-skip-tls-verify") && Contains("not allowed"));
   RestConfig rc = ParseKubeconfig(R"(current-context: c
@@ -253,14 +253,14 @@ EOF
   ExecCredential cred = RunExecPlugin(ex, std::chrono::seconds(10));
   CHECK(cred.token == "tok-xyz-arg1");
   REQUIRE(cred.expiry);
-  CHECK(FormatTime(*cred.expiry) == "2099-01-01T00:00:00Z");
+  CHECK(core::FormatTime(*cred.expiry) == "2099-01-01T00:00:00Z");
   auto info = nlohmann::json::parse(testing::ReadFile(tmp.File("info")));
   CHECK(info["kind"] == "ExecCredential");
   CHECK(info["apiVersion"] == "client.authentication.k8s.io/v1");
   CHECK(info["spec"]["interactive"] == false);
 
   // Cached until just before it expires, then the plugin runs again.
-  FakeClock clock(*ParseTime("2098-12-31T23:00:00Z"));
+  core::FakeClock clock(*core::ParseTime("2098-12-31T23:00:00Z"));
   ExecCredentialCache cache(ex, std::chrono::seconds(10), clock);
   cache.Get();
   cache.Get();
@@ -364,7 +364,7 @@ TEST_CASE("authenticator: a rotated token file is picked up", "[config]") {
 
 TEST_CASE("authenticator: basic auth and exec tokens", "[config]") {
   CHECK(Authenticator(RestConfig{.username = "admin", .password = "pw"}, std::chrono::seconds(1)).AuthorizationHeader() ==
-        "Basic " + Base64Encode("admin:pw"));
+        "Basic " + core::Base64Encode("admin:pw"));
   TempDir tmp;
   WriteExecutable(tmp, "cred.sh",
                   "#!/bin/sh\necho '{\"kind\":\"ExecCredential\",\"apiVersion\":\"client.authentication.k8s.io/v1\","
@@ -377,11 +377,11 @@ TEST_CASE("authenticator: basic auth and exec tokens", "[config]") {
 }
 
 TEST_CASE("base64 round trip and refusal", "[config]") {
-  for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) CHECK(Base64Decode(Base64Encode(s)) == s);
-  CHECK(Base64Decode("YWJj\nZA==") == std::optional<std::string>("abcd"));
-  CHECK_FALSE(Base64Decode("YWJ"));
-  CHECK_FALSE(Base64Decode("YW=j"));
-  CHECK_FALSE(Base64Decode("Y*Jj"));
+  for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) CHECK(core::Base64Decode(core::Base64Encode(s)) == s);
+  CHECK(core::Base64Decode("YWJj\nZA==") == std::optional<std::string>("abcd"));
+  CHECK_FALSE(core::Base64Decode("YWJ"));
+  CHECK_FALSE(core::Base64Decode("YW=j"));
+  CHECK_FALSE(core::Base64Decode("Y*Jj"));
 }
 
 }  // namespace

@@ -6,8 +6,8 @@
 #include "kube/event_recorder.h"
 #include "kube/informer.h"
 #include "kube/leader_election.h"
-#include "kube/object_key.h"
-#include "sandbox/emulator.h"
+#include "core/object_key.h"
+#include "sandbox/emulator/emulator.h"
 #include "tests/kube/client_testing.h"
 #include "tests/kube/fake_client.h"
 
@@ -77,7 +77,7 @@ TEST_CASE("integration: informer lists, watches, survives stream ends, and sees 
   std::map<std::string, int> adds;
   int updates = 0, deletes = 0;
   InformerHandler handler;
-  handler.on_add = [&](const ObjectPtr& o) { ++adds[ObjectKey(*o)]; };
+  handler.on_add = [&](const ObjectPtr& o) { ++adds[core::ObjectKey(*o)]; };
   handler.on_update = [&](const ObjectPtr&, const ObjectPtr&) { ++updates; };
   handler.on_delete = [&](const ObjectPtr&) { ++deletes; };
   informer->AddHandler(handler);

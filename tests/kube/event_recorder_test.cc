@@ -9,11 +9,11 @@
 
 
 using namespace std::chrono_literals;
-using sluice::kube::ApiError;
+using sluice::core::ApiError;
 using sluice::kube::EventRecorder;
 using sluice::kube::EventRecorderOptions;
 using sluice::kube::EventType;
-using sluice::kube::FakeClock;
+using sluice::core::FakeClock;
 using sluice::kube::json;
 using sluice::kube::testing::EventsResource;
 using sluice::kube::testing::FakeClient;
@@ -74,7 +74,7 @@ TEST_CASE("event recorder: writes a complete core/v1 Event", "[events]") {
   CHECK(e["reportingComponent"] == "sluice");
   CHECK(e["reportingInstance"] == "sluice-7d9f-abcde");
   CHECK(e["count"] == 1);
-  CHECK(e["firstTimestamp"] == sluice::kube::FormatTime(f.clock.Now()));
+  CHECK(e["firstTimestamp"] == sluice::core::FormatTime(f.clock.Now()));
   CHECK(e["lastTimestamp"] == e["firstTimestamp"]);
 }
 
@@ -90,8 +90,8 @@ TEST_CASE("event recorder: repeats within the window patch one Event up to count
   REQUIRE(events.size() == 1);
   CHECK(events[0]["count"] == 3);
   CHECK(events[0]["type"] == "Warning");
-  CHECK(events[0]["lastTimestamp"] == sluice::kube::FormatTime(f.clock.Now()));
-  CHECK(events[0]["firstTimestamp"] == sluice::kube::FormatTime(f.clock.Now() - 60s));
+  CHECK(events[0]["lastTimestamp"] == sluice::core::FormatTime(f.clock.Now()));
+  CHECK(events[0]["firstTimestamp"] == sluice::core::FormatTime(f.clock.Now() - 60s));
   CHECK(f.client->Calls("create") == 1);
   CHECK(f.client->Calls("patch") == 2);
   CHECK(f.recorder->stats().patched == 2);

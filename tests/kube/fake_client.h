@@ -6,10 +6,10 @@
 // Single-threaded: use it on the io_context the code under test runs on.
 #pragma once
 
-#include "kube/api_error.h"
+#include "core/api_error.h"
 #include "kube/client.h"
-#include "kube/clock.h"
-#include "kube/object_key.h"
+#include "core/clock.h"
+#include "core/object_key.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -116,7 +116,7 @@ class FakeClient : public Client {
 
   // ---- direct store access (as if another client wrote) ----
 
-  json Seed(const ApiResource& res, json object) { return DoCreate(res, MetadataString(object, "namespace"), std::move(object)); }
+  json Seed(const ApiResource& res, json object) { return DoCreate(res, core::MetadataString(object, "namespace"), std::move(object)); }
   json Modify(const ApiResource& res, json object) {
     object["metadata"].erase("resourceVersion");
     return DoUpdate(res, std::move(object));
@@ -125,7 +125,7 @@ class FakeClient : public Client {
   std::optional<json> Peek(const ApiResource& res, const std::string& ns, const std::string& name) const {
     auto bucket = store_.find(res.GroupResource());
     if (bucket == store_.end()) return std::nullopt;
-    auto it = bucket->second.find(ObjectKey(res.namespaced ? ns : "", name));
+    auto it = bucket->second.find(core::ObjectKey(res.namespaced ? ns : "", name));
     if (it == bucket->second.end()) return std::nullopt;
     return it->second;
   }
@@ -145,7 +145,7 @@ class FakeClient : public Client {
   // Open streams receive ERROR 410 Expired (what a server does when its watch cache moved on).
   void ExpireWatches() {
     Compact();
-    json status = ApiError::Expired("too old resource version: injected").ToStatus();
+    json status = core::ApiError::Expired("too old resource version: injected").ToStatus();
     ForEachWatch([&](WatchState& w) { w.Push({WatchEvent::Type::kError, status}); });
   }
   // Open streams fail with a transport error on their next read.
@@ -171,7 +171,7 @@ class FakeClient : public Client {
   }
   // The next `times` calls of `verb` (get, list, create, update, patch, apply, delete, watch)
   // throw `error`.
-  void FailNext(const std::string& verb, const ApiError& error, int times = 1) {
+  void FailNext(const std::string& verb, const core::ApiError& error, int times = 1) {
     for (int i = 0; i < times; ++i) failures_[verb].push_back(error);
   }
   void ClearFailures() { failures_.clear(); }
@@ -205,14 +205,14 @@ class FakeClient : public Client {
         co_return r;
       }
     }
-    throw ApiError(404, "NotFound", "the server doesn't have a resource type \"" + kind_or_resource + "\" in " + api_version);
+    throw core::ApiError(404, "NotFound", "the server doesn't have a resource type \"" + kind_or_resource + "\" in " + api_version);
   }
 
   boost::asio::awaitable<json> Get(const ApiResource& res, std::string ns, std::string name,
                                    [[maybe_unused]] std::string subresource = "") override {
     co_await Enter("get");
     auto found = Peek(res, ns, name);
-    if (!found) throw ApiError::NotFound(res.group, res.resource, name);
+    if (!found) throw core::ApiError::NotFound(res.group, res.resource, name);
     co_return *found;
   }
 
@@ -252,7 +252,7 @@ class FakeClient : public Client {
     co_await Enter("patch");
     auto current = Peek(res, ns, name);
     if (!current) {
-      if (type != PatchType::kApply) throw ApiError::NotFound(res.group, res.resource, name);
+      if (type != PatchType::kApply) throw core::ApiError::NotFound(res.group, res.resource, name);
       patch["metadata"]["name"] = name;
       co_return DoCreate(res, ns, std::move(patch));
     }
@@ -261,9 +261,9 @@ class FakeClient : public Client {
       updated = updated.patch(patch);
     } else {
       // Merge semantics are close enough to strategic merge for the flat fields tests patch.
-      const std::string& want_rv = MetadataString(patch, "resourceVersion");
-      if (!want_rv.empty() && want_rv != MetadataString(*current, "resourceVersion")) {
-        throw ApiError::Conflict(res.group, res.resource, name, "the object has been modified");
+      const std::string& want_rv = core::MetadataString(patch, "resourceVersion");
+      if (!want_rv.empty() && want_rv != core::MetadataString(*current, "resourceVersion")) {
+        throw core::ApiError::Conflict(res.group, res.resource, name, "the object has been modified");
       }
       updated.merge_patch(patch);
     }
@@ -275,8 +275,8 @@ class FakeClient : public Client {
                                      [[maybe_unused]] bool force = false,
                                      [[maybe_unused]] std::string subresource = "") override {
     co_await Enter("apply");
-    std::string ns = MetadataString(object, "namespace");
-    std::string name = MetadataString(object, "name");
+    std::string ns = core::MetadataString(object, "namespace");
+    std::string name = core::MetadataString(object, "name");
     auto current = Peek(res, ns, name);
     if (!current) co_return DoCreate(res, ns, std::move(object));
     json updated = *current;
@@ -312,7 +312,7 @@ class FakeClient : public Client {
       int64_t from_rv = std::stoll(from);
       if (from_rv < compacted_rv_) {
         state->Push({WatchEvent::Type::kError,
-                     ApiError::Expired("too old resource version: " + from + " (" + std::to_string(compacted_rv_) + ")")
+                     core::ApiError::Expired("too old resource version: " + from + " (" + std::to_string(compacted_rv_) + ")")
                          .ToStatus()});
       } else {
         for (const auto& entry : history_) {
@@ -329,7 +329,7 @@ class FakeClient : public Client {
   boost::asio::awaitable<json> GetPath(std::string path) override {
     co_await Enter("getpath");
     if (path == "/version") co_return json{{"gitVersion", "v1.32.0"}};
-    throw ApiError(404, "NotFound", "the server could not find the requested resource");
+    throw core::ApiError(404, "NotFound", "the server could not find the requested resource");
   }
 
   boost::asio::any_io_executor executor() const override { return executor_; }
@@ -363,7 +363,7 @@ class FakeClient : public Client {
         }
         if (state_->dropped) {
           state_->closed = true;
-          throw ApiError::Unavailable("watch stream reset (injected)");
+          throw core::ApiError::Unavailable("watch stream reset (injected)");
         }
         if (state_->ended) {
           state_->closed = true;
@@ -402,7 +402,7 @@ class FakeClient : public Client {
     }
     auto it = failures_.find(verb);
     if (it != failures_.end() && !it->second.empty()) {
-      ApiError error = it->second.front();
+      core::ApiError error = it->second.front();
       it->second.pop_front();
       throw error;
     }
@@ -427,7 +427,7 @@ class FakeClient : public Client {
       start = comma == std::string::npos ? selector.size() : comma + 1;
       if (term.empty()) continue;
       if (term.find(" in ") != std::string::npos || term.find(" notin ") != std::string::npos) {
-        throw ApiError::BadRequest("fake client: set-based selector not supported: " + term);
+        throw core::ApiError::BadRequest("fake client: set-based selector not supported: " + term);
       }
       if (auto ne = term.find("!="); ne != std::string::npos) {
         std::string k = term.substr(0, ne), v = term.substr(ne + 2);
@@ -452,16 +452,16 @@ class FakeClient : public Client {
       start = comma == std::string::npos ? selector.size() : comma + 1;
       bool negate = term.find("!=") != std::string::npos;
       auto op = term.find(negate ? "!=" : "=");
-      if (op == std::string::npos) throw ApiError::BadRequest("fake client: bad field selector " + term);
+      if (op == std::string::npos) throw core::ApiError::BadRequest("fake client: bad field selector " + term);
       std::string field = term.substr(0, op);
       std::string value = term.substr(op + (negate ? 2 : (term[op + 1] == '=' ? 2 : 1)));
       std::string actual;
       if (field == "metadata.name") {
-        actual = MetadataString(object, "name");
+        actual = core::MetadataString(object, "name");
       } else if (field == "metadata.namespace") {
-        actual = MetadataString(object, "namespace");
+        actual = core::MetadataString(object, "namespace");
       } else {
-        throw ApiError::BadRequest("field label not supported: " + field);
+        throw core::ApiError::BadRequest("field label not supported: " + field);
       }
       if ((actual == value) == negate) return false;
     }
@@ -469,7 +469,7 @@ class FakeClient : public Client {
   }
 
   static bool Matches(const WatchState& w, const json& object) {
-    if (!w.ns.empty() && MetadataString(object, "namespace") != w.ns) return false;
+    if (!w.ns.empty() && core::MetadataString(object, "namespace") != w.ns) return false;
     return LabelsMatch(w.options.label_selector, object) && FieldsMatch(w.options.field_selector, object);
   }
 
@@ -492,7 +492,7 @@ class FakeClient : public Client {
       for (; it != bucket->second.end(); ++it) {
         if (!Matches(filter, it->second)) continue;
         if (options.limit > 0 && static_cast<int64_t>(items.size()) == options.limit) {
-          next = ObjectKey(items.back());
+          next = core::ObjectKey(items.back());
           break;
         }
         json item = it->second;
@@ -517,25 +517,25 @@ class FakeClient : public Client {
   }
 
   json DoCreate(const ApiResource& res, const std::string& ns_arg, json object) {
-    if (!object.is_object()) throw ApiError::BadRequest("fake client: object is not a JSON object");
+    if (!object.is_object()) throw core::ApiError::BadRequest("fake client: object is not a JSON object");
     json& meta = object["metadata"];
     std::string ns = ns_arg.empty() ? meta.value("namespace", std::string()) : ns_arg;
     if (res.namespaced && ns.empty()) ns = default_ns_;
     if (!res.namespaced) ns.clear();
     if (!meta.contains("name") || meta["name"].get<std::string>().empty()) {
       if (meta.value("generateName", std::string()).empty()) {
-        throw ApiError::Invalid(res.kind, "", {{"FieldValueRequired", "name or generateName is required", "metadata.name"}});
+        throw core::ApiError::Invalid(res.kind, "", {{"FieldValueRequired", "name or generateName is required", "metadata.name"}});
       }
       meta["name"] = meta["generateName"].get<std::string>() + std::to_string(++uid_);
     }
     std::string name = meta["name"];
-    std::string key = ObjectKey(ns, name);
+    std::string key = core::ObjectKey(ns, name);
     auto& bucket = store_[res.GroupResource()];
-    if (bucket.count(key)) throw ApiError::AlreadyExists(res.group, res.resource, name);
+    if (bucket.count(key)) throw core::ApiError::AlreadyExists(res.group, res.resource, name);
     if (!ns.empty()) meta["namespace"] = ns;
     meta["uid"] = "uid-" + std::to_string(++uid_);
     meta["resourceVersion"] = NextRv();
-    meta["creationTimestamp"] = FormatTime(SystemClock::Instance().Now());
+    meta["creationTimestamp"] = core::FormatTime(core::SystemClock::Instance().Now());
     meta["generation"] = 1;
     const ApiResource& known = Known(res);
     object["kind"] = known.kind.empty() ? res.kind : known.kind;
@@ -546,14 +546,14 @@ class FakeClient : public Client {
   }
 
   json DoUpdate(const ApiResource& res, json object) {
-    std::string ns = res.namespaced ? MetadataString(object, "namespace") : "";
-    std::string name = MetadataString(object, "name");
+    std::string ns = res.namespaced ? core::MetadataString(object, "namespace") : "";
+    std::string name = core::MetadataString(object, "name");
     auto& bucket = store_[res.GroupResource()];
-    auto it = bucket.find(ObjectKey(ns, name));
-    if (it == bucket.end()) throw ApiError::NotFound(res.group, res.resource, name);
-    const std::string& want_rv = MetadataString(object, "resourceVersion");
-    if (!want_rv.empty() && want_rv != MetadataString(it->second, "resourceVersion")) {
-      throw ApiError::Conflict(res.group, res.resource, name,
+    auto it = bucket.find(core::ObjectKey(ns, name));
+    if (it == bucket.end()) throw core::ApiError::NotFound(res.group, res.resource, name);
+    const std::string& want_rv = core::MetadataString(object, "resourceVersion");
+    if (!want_rv.empty() && want_rv != core::MetadataString(it->second, "resourceVersion")) {
+      throw core::ApiError::Conflict(res.group, res.resource, name,
                                "the object has been modified; please apply your changes to the latest version and try again");
     }
     json& meta = object["metadata"];
@@ -579,8 +579,8 @@ class FakeClient : public Client {
 
   void DoDelete(const ApiResource& res, const std::string& ns, const std::string& name) {
     auto& bucket = store_[res.GroupResource()];
-    auto it = bucket.find(ObjectKey(res.namespaced ? ns : "", name));
-    if (it == bucket.end()) throw ApiError::NotFound(res.group, res.resource, name);
+    auto it = bucket.find(core::ObjectKey(res.namespaced ? ns : "", name));
+    if (it == bucket.end()) throw core::ApiError::NotFound(res.group, res.resource, name);
     json last = it->second;
     bucket.erase(it);
     last["metadata"]["resourceVersion"] = NextRv();
@@ -593,7 +593,7 @@ class FakeClient : public Client {
   std::map<std::string, std::map<std::string, json>> store_;  // group-resource -> key -> object
   std::vector<HistoryEntry> history_;
   std::vector<std::shared_ptr<WatchState>> watches_;
-  std::map<std::string, std::deque<ApiError>> failures_;
+  std::map<std::string, std::deque<core::ApiError>> failures_;
   std::map<std::string, int> calls_;
   std::vector<ListOptions> watch_requests_;
   std::chrono::milliseconds latency_{0};

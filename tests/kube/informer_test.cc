@@ -1,6 +1,6 @@
 #include "kube/informer.h"
 
-#include "kube/object_key.h"
+#include "core/object_key.h"
 #include "tests/kube/fake_client.h"
 
 #include <boost/asio/co_spawn.hpp>
@@ -9,12 +9,12 @@
 #include <catch2/catch.hpp>
 
 using namespace std::chrono_literals;
-using sluice::kube::ApiError;
+using sluice::core::ApiError;
 using sluice::kube::Informer;
 using sluice::kube::InformerHandler;
 using sluice::kube::InformerOptions;
 using sluice::kube::json;
-using sluice::kube::ObjectKey;
+using sluice::core::ObjectKey;
 using sluice::kube::ObjectPtr;
 using sluice::kube::testing::ConfigMapsResource;
 using sluice::kube::testing::FakeClient;

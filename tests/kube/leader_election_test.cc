@@ -6,10 +6,10 @@
 #include <catch2/catch.hpp>
 
 using namespace std::chrono_literals;
-using sluice::kube::ApiError;
+using sluice::core::ApiError;
 using sluice::kube::ApiResource;
 using sluice::kube::Client;
-using sluice::kube::FakeClock;
+using sluice::core::FakeClock;
 using sluice::kube::json;
 using sluice::kube::LeaderElectionConfig;
 using sluice::kube::LeaderElector;

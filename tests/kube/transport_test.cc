@@ -1,6 +1,6 @@
 // The client against a scripted server that misbehaves: deadlines, retries with backoff,
 // stale keep-alive connections, oversize and non-Status answers, broken watch streams.
-#include "kube/backoff.h"
+#include "core/backoff.h"
 #include "kube/client.h"
 #include "kube/discovery.h"
 #include "kube/rate_limiter.h"
@@ -108,11 +108,11 @@ TEST_CASE("transport: a server that never answers meets the deadline", "[transpo
   try {
     f.Run(GetFoo);
     FAIL("no error");
-  } catch (const ApiError& e) {
+  } catch (const core::ApiError& e) {
     CHECK(e.code() == 0);
     CHECK(e.reason() == "Timeout");
     CHECK_THAT(e.message(), Contains("no answer within 300 ms"));
-    CHECK(e.retry_advice() == RetryAdvice::kBackoff);
+    CHECK(e.retry_advice() == core::RetryAdvice::kBackoff);
   }
   CHECK(Steady::now() - start < std::chrono::seconds(3));
 }
@@ -131,7 +131,7 @@ TEST_CASE("transport: connect to a closed port is Unavailable", "[transport]") {
   try {
     RunCo<json>(ioc, [&] { return client->Create(kConfigMaps, "default", ConfigMap("x")); });
     FAIL("no error");
-  } catch (const ApiError& e) {
+  } catch (const core::ApiError& e) {
     CHECK(e.code() == 0);
     CHECK(e.reason() == "ServiceUnavailable");
     CHECK_THAT(e.message(), Contains("cannot connect"));
@@ -169,7 +169,7 @@ TEST_CASE("transport: retries stop at max_retries and keep the last error", "[tr
   try {
     f.Run(GetFoo);
     FAIL("no error");
-  } catch (const ApiError& e) {
+  } catch (const core::ApiError& e) {
     CHECK(e.code() == 500);
     CHECK(e.reason() == "InternalError");
     CHECK_THAT(e.message(), Contains("without a Status") && Contains("proxy error"));
@@ -183,22 +183,22 @@ TEST_CASE("transport: an answered POST is never repeated", "[transport]") {
     ++n;
     return Respond(503, "busy", {}, "text/plain");
   });
-  CHECK_THROWS_AS(f.Run([](Client& c) { return c.Create(kConfigMaps, "default", ConfigMap("x")); }), ApiError);
+  CHECK_THROWS_AS(f.Run([](Client& c) { return c.Create(kConfigMaps, "default", ConfigMap("x")); }), core::ApiError);
   CHECK(n == 1);
 }
 
 TEST_CASE("transport: Status errors keep reason, message and details", "[transport]") {
   Fixture f([](const RawRequest&) {
-    return Respond(404, ApiError::NotFound("", "configmaps", "foo").ToStatus().dump());
+    return Respond(404, core::ApiError::NotFound("", "configmaps", "foo").ToStatus().dump());
   });
   try {
     f.Run(GetFoo);
     FAIL("no error");
-  } catch (const ApiError& e) {
+  } catch (const core::ApiError& e) {
     CHECK(e.IsNotFound());
     CHECK(e.message() == "configmaps \"foo\" not found");
     CHECK(e.details()["name"] == "foo");
-    CHECK(e.retry_advice() == RetryAdvice::kNever);
+    CHECK(e.retry_advice() == core::RetryAdvice::kNever);
   }
   CHECK(f.server.requests().size() == 1);
 }
@@ -210,7 +210,7 @@ TEST_CASE("transport: an oversize response is refused, not retried", "[transport
   try {
     f.Run(GetFoo);
     FAIL("no error");
-  } catch (const ApiError& e) {
+  } catch (const core::ApiError& e) {
     CHECK(e.reason() == "ResponseTooLarge");
     CHECK_THAT(e.message(), Contains("larger than the limit of 1000 bytes"));
   }
@@ -367,7 +367,7 @@ TEST_CASE("watch: events split across chunks arrive whole, the stream ends clean
 }
 
 TEST_CASE("watch: an ERROR event carries the Status", "[transport][watch]") {
-  json status = ApiError::Expired("too old resource version: 1 (50)").ToStatus();
+  json status = core::ApiError::Expired("too old resource version: 1 (50)").ToStatus();
   Fixture f([&](const RawRequest&) {
     return RawReply{.parts = {ChunkedHead(), Chunk(Event("ERROR", status)), Chunk("")}};
   });
@@ -375,10 +375,10 @@ TEST_CASE("watch: an ERROR event carries the Status", "[transport][watch]") {
   REQUIRE(events.size() == 1);
   CHECK(events[0].type == WatchEvent::Type::kError);
   CHECK(events[0].object["code"] == 410);
-  CHECK(ApiError::FromResponse(410, events[0].object.dump()).IsExpired());
+  CHECK(core::ApiError::FromResponse(410, events[0].object.dump()).IsExpired());
 }
 
-TEST_CASE("watch: a broken chunked stream is an ApiError", "[transport][watch]") {
+TEST_CASE("watch: a broken chunked stream is an core::ApiError", "[transport][watch]") {
   Fixture f([&](const RawRequest&) {
     return RawReply{.parts = {ChunkedHead() + Chunk(Event("ADDED", ConfigMap("a"))) + "zz-not-hex\r\n"}, .close = true};
   });
@@ -392,20 +392,20 @@ TEST_CASE("watch: a broken chunked stream is an ApiError", "[transport][watch]")
       co_return 0;
     });
     FAIL("no error");
-  } catch (const ApiError& e) {
+  } catch (const core::ApiError& e) {
     CHECK_THAT(e.message(), Contains("broken chunked encoding"));
   }
   CHECK(got.size() == 1);  // what came before the break was delivered
 }
 
-TEST_CASE("watch: a connection dropped mid-chunk is an ApiError", "[transport][watch]") {
+TEST_CASE("watch: a connection dropped mid-chunk is an core::ApiError", "[transport][watch]") {
   Fixture f([&](const RawRequest&) {
     return RawReply{.parts = {ChunkedHead() + "40\r\n{\"type\":\"ADD"}, .close = true};
   });
   CHECK_THROWS_WITH(f.Run([](Client& c) { return Drain(c); }), Contains("closed the stream in the middle"));
 }
 
-TEST_CASE("watch: a line that is not JSON is an ApiError", "[transport][watch]") {
+TEST_CASE("watch: a line that is not JSON is an core::ApiError", "[transport][watch]") {
   Fixture f([&](const RawRequest&) {
     return RawReply{.parts = {ChunkedHead(), Chunk("<html>gateway</html>\n"), Chunk("")}};
   });
@@ -424,7 +424,7 @@ TEST_CASE("watch: silence past the idle timeout is a Timeout", "[transport][watc
   try {
     f.Run([](Client& c) { return Drain(c); });
     FAIL("no error");
-  } catch (const ApiError& e) {
+  } catch (const core::ApiError& e) {
     CHECK(e.reason() == "Timeout");
     CHECK_THAT(e.message(), Contains("nothing received for 300 ms"));
   }
@@ -449,12 +449,12 @@ TEST_CASE("watch: Cancel ends a waiting Next with nullopt", "[transport][watch]"
 
 TEST_CASE("watch: a refused watch raises the server's Status", "[transport][watch]") {
   Fixture f([](const RawRequest&) {
-    return Respond(403, ApiError::Forbidden("configmaps is forbidden: User \"x\" cannot watch").ToStatus().dump());
+    return Respond(403, core::ApiError::Forbidden("configmaps is forbidden: User \"x\" cannot watch").ToStatus().dump());
   });
   try {
     f.Run([](Client& c) { return Drain(c); });
     FAIL("no error");
-  } catch (const ApiError& e) {
+  } catch (const core::ApiError& e) {
     CHECK(e.code() == 403);
     CHECK_THAT(e.message(), Contains("cannot watch"));
   }
@@ -483,7 +483,7 @@ TEST_CASE("rate limiter: the client waits on the loop", "[transport]") {
 }
 
 TEST_CASE("backoff: full jitter under a doubling ceiling, Retry-After wins", "[transport]") {
-  Backoff b(std::chrono::milliseconds(100), std::chrono::milliseconds(1000), 42);
+  core::Backoff b(std::chrono::milliseconds(100), std::chrono::milliseconds(1000), 42);
   CHECK(b.Ceiling(0) == std::chrono::milliseconds(100));
   CHECK(b.Ceiling(2) == std::chrono::milliseconds(400));
   CHECK(b.Ceiling(10) == std::chrono::milliseconds(1000));
@@ -519,7 +519,7 @@ TEST_CASE("discovery: APIResourceList parsing and name matching", "[transport]")
   CHECK(FindResource(resources, "DEPLOY") == d);
   CHECK(FindResource(resources, "controllerrevision")->singular == "controllerrevision");
   CHECK(FindResource(resources, "pods") == nullptr);
-  CHECK_THROWS_AS(ParseApiResourceList(json::array(), "apps/v1"), ApiError);
+  CHECK_THROWS_AS(ParseApiResourceList(json::array(), "apps/v1"), core::ApiError);
 }
 
 TEST_CASE("retry on conflict: re-runs the attempt, gives up after max", "[transport]") {
@@ -527,7 +527,7 @@ TEST_CASE("retry on conflict: re-runs the attempt, gives up after max", "[transp
   int calls = 0;
   json out = RunCo<json>(ioc, [&] {
     return RetryOnConflict([&]() -> asio::awaitable<json> {
-      if (++calls < 3) throw ApiError::Conflict("", "configmaps", "foo", "the object has been modified");
+      if (++calls < 3) throw core::ApiError::Conflict("", "configmaps", "foo", "the object has been modified");
       co_return json{{"ok", true}};
     });
   });
@@ -539,7 +539,7 @@ TEST_CASE("retry on conflict: re-runs the attempt, gives up after max", "[transp
                                   return RetryOnConflict(
                                       [&]() -> asio::awaitable<json> {
                                         ++calls;
-                                        throw ApiError::Conflict("", "configmaps", "foo", "modified");
+                                        throw core::ApiError::Conflict("", "configmaps", "foo", "modified");
                                         co_return json{};
                                       },
                                       4);
@@ -551,11 +551,11 @@ TEST_CASE("retry on conflict: re-runs the attempt, gives up after max", "[transp
                               [&] {
                                 return RetryOnConflict([&]() -> asio::awaitable<json> {
                                   ++calls;
-                                  throw ApiError::NotFound("", "configmaps", "foo");
+                                  throw core::ApiError::NotFound("", "configmaps", "foo");
                                   co_return json{};
                                 });
                               }),
-                  ApiError);
+                  core::ApiError);
   CHECK(calls == 1);  // only conflicts are retried
 }
 

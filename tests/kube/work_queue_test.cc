@@ -8,7 +8,7 @@
 #include <catch2/catch.hpp>
 
 using namespace std::chrono_literals;
-using sluice::kube::FakeClock;
+using sluice::core::FakeClock;
 using sluice::kube::WorkQueue;
 using sluice::kube::WorkQueueOptions;
 using sluice::kube::testing::RunFor;
@@ -170,7 +170,7 @@ TEST_CASE("work queue: AddAfter releases keys in time order and keeps the earlie
 
 TEST_CASE("work queue: delayed keys are released by the timer on a real clock", "[workqueue]") {
   boost::asio::io_context io;
-  auto q = WorkQueue::Create(io.get_executor(), sluice::kube::SystemClock::Instance(), NoOverallLimit());
+  auto q = WorkQueue::Create(io.get_executor(), sluice::core::SystemClock::Instance(), NoOverallLimit());
   auto start = std::chrono::steady_clock::now();
   q->AddAfter("k", 50ms);
   q->Add("now");

@@ -3,8 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include "routing/router.h"
-#include "sandbox/apimachinery/schema.h"
-#include "sandbox/apimachinery/yaml_json.h"
+#include "apimachinery/schema.h"
+#include "core/yaml_json.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/process.h"
 
@@ -51,7 +51,7 @@ const json& Find(const std::vector<json>& objects, const std::string& kind) {
 std::optional<sluice::apimachinery::StructuralSchema> HttpRouteSchema() {
   auto file = sluice::testing::CrdFixture("gateway-api-v1.6.1-httproutes.yaml");
   if (!file) return std::nullopt;
-  json crd = sluice::apimachinery::ParseYaml(sluice::testing::ReadFile(*file));
+  json crd = sluice::core::ParseYaml(sluice::testing::ReadFile(*file));
   for (const auto& v : crd["spec"]["versions"])
     if (v["name"] == "v1") return sluice::apimachinery::StructuralSchema(v["schema"]["openAPIV3Schema"]);
   return std::nullopt;

@@ -1,7 +1,7 @@
 // Starts an emulator on a free loopback port for one test and stops it afterwards.
 #pragma once
 
-#include "sandbox/emulator.h"
+#include "sandbox/emulator/emulator.h"
 #include "tests/sandbox/test_client.h"
 
 #include <nlohmann/json.hpp>

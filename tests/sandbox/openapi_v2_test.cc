@@ -2,7 +2,7 @@
 // in JSON and in the protobuf encoding kubectl asks for.
 #include <catch2/catch.hpp>
 
-#include "sandbox/openapi_v2.h"
+#include "sandbox/emulator/openapi_v2.h"
 #include "tests/sandbox/fixture.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/process.h"

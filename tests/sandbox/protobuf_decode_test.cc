@@ -7,8 +7,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "sandbox/base64.h"
-#include "sandbox/protobuf_decode.h"
+#include "core/base64.h"
+#include "sandbox/emulator/protobuf_decode.h"
 
 using namespace sluice::sandbox;
 using nlohmann::json;
@@ -86,7 +86,7 @@ TEST_CASE("kubectl create configmap --from-file of binary bytes goes to binaryDa
                     {"kind", "ConfigMap"},
                     {"metadata", {{"name", "bin-config"}, {"namespace", "team-a"}}},
                     {"data", {{"text", "plain"}}},
-                    {"binaryData", {{"blob", Base64Encode(std::string("\x00\xff\xfe\x80" "binary\n", 11))}}}});
+                    {"binaryData", {{"blob", sluice::core::Base64Encode(std::string("\x00\xff\xfe\x80" "binary\n", 11))}}}});
 }
 
 TEST_CASE("kubectl create secret generic body decodes with base64 data", "[sandbox][protobuf]") {
@@ -95,7 +95,7 @@ TEST_CASE("kubectl create secret generic body decodes with base64 data", "[sandb
                     {"kind", "Secret"},
                     {"metadata", {{"name", "db-creds"}, {"namespace", "team-a"}}},
                     {"data", {{"user", "YWRtaW4="}, {"password", "cEBzcyB3MHJkIQ=="}}}});
-  CHECK(Base64Decode(got["data"]["password"].get<std::string>()) == "p@ss w0rd!");
+  CHECK(sluice::core::Base64Decode(got["data"]["password"].get<std::string>()) == "p@ss w0rd!");
 }
 
 TEST_CASE("kubectl create secret generic --type keeps the type", "[sandbox][protobuf]") {

@@ -2,7 +2,7 @@
 // other than kubectl and Sluice's own, with its own way of spelling query parameters.
 #include <catch2/catch.hpp>
 
-#include "sandbox/http_server.h"
+#include "net/http_server.h"
 #include "tests/sandbox/fixture.h"
 #include "tests/support/process.h"
 #include "tests/support/skip.h"
@@ -30,7 +30,7 @@ TEST_CASE("python3-kubernetes: create, replace, list, watch from a resourceVersi
 }
 
 TEST_CASE("boolean query parameters are read as the API server reads them", "[sandbox][watch]") {
-  HttpRequest req;
+  sluice::net::HttpRequest req;
   for (const char* v : {"true", "True", "TRUE", "1", "t", "yes", ""}) {
     req.query["watch"] = v;
     INFO("watch=" << v);

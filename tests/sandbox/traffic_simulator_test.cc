@@ -8,7 +8,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "sandbox/traffic_simulator.h"
+#include "sandbox/sim/traffic_simulator.h"
 #include "tests/support/process.h"
 #include "tests/support/skip.h"
 

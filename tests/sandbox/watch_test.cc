@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "sandbox/api_server.h"
+#include "sandbox/emulator/api_server.h"
 #include "tests/sandbox/fixture.h"
 
 using namespace sluice::sandbox;

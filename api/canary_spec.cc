@@ -1,0 +1,260 @@
+#include "api/canary_spec.h"
+
+#include "core/duration.h"
+
+#include <cmath>
+#include <cstdlib>
+
+namespace sluice::api {
+namespace {
+
+using json = nlohmann::json;
+
+// Reads an optional integer field; a present value of the wrong type is an error.
+struct Reader {
+  const json& obj;
+  std::string path;
+  std::optional<SpecError>& error;
+
+  const json* Get(const char* key) const {
+    if (!obj.is_object() || !obj.contains(key) || obj[key].is_null()) return nullptr;
+    return &obj[key];
+  }
+  void Fail(const std::string& field, const std::string& message) const {
+    if (!error) error = SpecError{path + "." + field, message};
+  }
+  int Int(const char* key, int def, int min, int max) const {
+    const json* v = Get(key);
+    if (!v) return def;
+    if (!v->is_number_integer()) {
+      Fail(key, "must be an integer, got " + v->dump());
+      return def;
+    }
+    long long n = v->get<long long>();
+    if (n < min || n > max) {
+      Fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
+                    std::to_string(n));
+      return def;
+    }
+    return static_cast<int>(n);
+  }
+  bool Bool(const char* key, bool def) const {
+    const json* v = Get(key);
+    if (!v) return def;
+    if (!v->is_boolean()) {
+      Fail(key, "must be true or false, got " + v->dump());
+      return def;
+    }
+    return v->get<bool>();
+  }
+  std::string String(const char* key, const std::string& def = "") const {
+    const json* v = Get(key);
+    if (!v) return def;
+    if (!v->is_string()) {
+      Fail(key, "must be a string, got " + v->dump());
+      return def;
+    }
+    return v->get<std::string>();
+  }
+  Reader Child(const char* key) const {
+    static const json kEmpty = json::object();
+    const json* v = Get(key);
+    if (v && !v->is_object()) Fail(key, "must be an object");
+    return Reader{v && v->is_object() ? *v : kEmpty, path + "." + key, error};
+  }
+};
+
+void ParseTarget(const Reader& spec, CanarySpec& out) {
+  Reader target = spec.Child("targetRef");
+  if (!spec.Get("targetRef")) return spec.Fail("targetRef", "is required: the Deployment to roll out");
+  std::string kind = target.String("kind");
+  std::string api_version = target.String("apiVersion");
+  if (kind != "Deployment" || (api_version != "apps/v1" && !api_version.empty()))
+    target.Fail("kind", "must be Deployment (apps/v1), got " + (api_version.empty() ? "" : api_version + " ") +
+                            (kind.empty() ? "nothing" : kind));
+  out.target_name = target.String("name");
+  if (out.target_name.empty()) target.Fail("name", "is required: the name of the target Deployment");
+}
+
+void ParseService(const Reader& spec, CanarySpec& out) {
+  if (!spec.Get("service")) return spec.Fail("service", "is required: at least service.port");
+  Reader svc = spec.Child("service");
+  out.service_name = svc.String("name", out.target_name);
+  out.service_port = svc.Int("port", 0, 1, 65535);
+  if (!svc.Get("port")) svc.Fail("port", "is required: the port the Services expose (1-65535)");
+}
+
+void ParseStepWeights(const Reader& analysis, AnalysisSpec& a) {
+  const json* steps = analysis.Get("stepWeights");
+  if (!steps) return;
+  if (!steps->is_array()) return analysis.Fail("stepWeights", "must be a list of weights (1-100)");
+  int previous = 0;
+  for (size_t i = 0; i < steps->size(); ++i) {
+    const json& w = (*steps)[i];
+    std::string field = "stepWeights[" + std::to_string(i) + "]";
+    if (!w.is_number_integer() || w.get<long long>() < 1 || w.get<long long>() > 100)
+      return analysis.Fail(field, "must be an integer between 1 and 100, got " + w.dump());
+    int weight = w.get<int>();
+    if (weight <= previous)
+      return analysis.Fail(field, "must be greater than the previous entry (" + std::to_string(previous) +
+                                      "), got " + std::to_string(weight));
+    previous = weight;
+    a.step_weights.push_back(weight);
+  }
+}
+
+void ParseAnalysis(const Reader& spec, CanarySpec& out) {
+  Reader analysis = spec.Child("analysis");
+  AnalysisSpec& a = out.analysis;
+  std::string interval = analysis.String("interval", "60s");
+  auto parsed = core::ParseDuration(interval);
+  if (!parsed || *parsed < Millis(1000))
+    analysis.Fail("interval", "must be a duration of at least 1s such as 30s or 1m, got \"" + interval + "\"");
+  else
+    a.interval = *parsed;
+  a.threshold = analysis.Int("threshold", 5, 1, 1000);
+  a.max_weight = analysis.Int("maxWeight", 0, 1, 100);
+  a.step_weight = analysis.Int("stepWeight", 0, 1, 100);
+  a.step_weight_promotion = analysis.Int("stepWeightPromotion", 0, 1, 100);
+  a.iterations = analysis.Int("iterations", 0, 1, 100000);
+  a.mirror = analysis.Bool("mirror", false);
+  a.mirror_weight = analysis.Int("mirrorWeight", 0, 0, 100);
+  ParseStepWeights(analysis, a);
+  if (a.step_weight > 0 && !a.step_weights.empty())
+    analysis.Fail("stepWeights", "cannot be set together with stepWeight: choose one schedule");
+  if (!a.step_weights.empty() && a.max_weight > 0 && a.step_weights.back() > a.max_weight)
+    analysis.Fail("maxWeight", "must be at least the last stepWeights entry (" +
+                                   std::to_string(a.step_weights.back()) + ")");
+  const json* match = analysis.Get("match");
+  a.has_match = match && match->is_array() && !match->empty();
+  if (a.has_match && a.iterations == 0)
+    analysis.Fail("iterations", "is required with analysis.match (A/B testing runs for a number of iterations)");
+  bool progressive = a.iterations == 0 && out.provider != "kubernetes";
+  if (progressive && a.step_weight == 0 && a.step_weights.empty())
+    analysis.Fail("stepWeight", "is required for a progressive canary (or set stepWeights, or iterations for blue/green)");
+  if (out.provider == "kubernetes" && a.iterations == 0)
+    analysis.Fail("iterations", "is required with provider kubernetes (blue/green switches after the iterations)");
+  const json* metrics = analysis.Get("metrics");
+  a.metric_count = metrics && metrics->is_array() ? static_cast<int>(metrics->size()) : 0;
+  const json* hooks = analysis.Get("webhooks");
+  a.has_webhooks = hooks && hooks->is_array() && !hooks->empty();
+}
+
+}  // namespace
+
+std::variant<CanarySpec, SpecError> ParseCanarySpec(const json& canary, const std::vector<std::string>& providers) {
+  std::optional<SpecError> error;
+  static const json kEmpty = json::object();
+  const json& spec_obj = canary.contains("spec") && canary["spec"].is_object() ? canary["spec"] : kEmpty;
+  Reader spec{spec_obj, "spec", error};
+  if (!canary.contains("spec")) return SpecError{"spec", "is required"};
+  CanarySpec out;
+  out.provider = spec.String("provider", "gatewayapi");
+  if (std::find(providers.begin(), providers.end(), out.provider) == providers.end()) {
+    std::string known;
+    for (const auto& p : providers) known += (known.empty() ? "" : ", ") + p;
+    spec.Fail("provider", "unknown provider \"" + out.provider + "\"; supported: " + known);
+  }
+  ParseTarget(spec, out);
+  ParseService(spec, out);
+  ParseAnalysis(spec, out);
+  out.progress_deadline = std::chrono::seconds(spec.Int("progressDeadlineSeconds", 600, 1, 86400 * 7));
+  out.skip_analysis = spec.Bool("skipAnalysis", false);
+  out.suspend = spec.Bool("suspend", false);
+  out.revert_on_deletion = spec.Bool("revertOnDeletion", false);
+  if (error) return *error;
+  return out;
+}
+
+json StatusToJson(const CanaryStatus& s) {
+  json out = {{"phase", ToString(s.phase)},
+              {"canaryWeight", s.canary_weight},
+              {"failedChecks", s.failed_checks},
+              {"iterations", s.iterations},
+              {"stepIndex", s.step_index},
+              {"lastAppliedSpec", s.last_applied_spec},
+              {"lastPromotedSpec", s.last_promoted_spec},
+              {"observedGeneration", s.observed_generation}};
+  auto put_time = [&](const char* key, TimePoint t) {
+    if (t != TimePoint{}) out[key] = core::FormatMicroTime(t);
+  };
+  put_time("lastTransitionTime", s.last_transition);
+  put_time("lastStepTime", s.last_step);
+  put_time("canaryWaitStartedTime", s.canary_wait_started);
+  if (!s.tracked_configs.empty()) out["trackedConfigs"] = s.tracked_configs;
+  json conditions = json::array();
+  for (const auto& c : s.conditions)
+    conditions.push_back({{"type", c.type},
+                          {"status", c.status},
+                          {"reason", c.reason},
+                          {"message", c.message},
+                          {"observedGeneration", s.observed_generation},
+                          {"lastTransitionTime", core::FormatTime(c.last_transition)}});
+  out["conditions"] = conditions;
+  if (!s.requests.empty()) {
+    json requests = json::object();
+    for (const auto& [kind, r] : s.requests)
+      requests[kind] = {{"value", r.value}, {"outcome", r.outcome}, {"time", core::FormatTime(r.time)}};
+    out["requests"] = requests;
+  }
+  if (!s.metrics.empty()) {
+    json metrics = json::array();
+    for (const auto& m : s.metrics) {
+      json entry = {{"name", m.name}, {"verdict", m.verdict}, {"message", m.message}};
+      if (m.value) entry["value"] = *m.value;
+      if (m.min) entry["min"] = *m.min;
+      if (m.max) entry["max"] = *m.max;
+      if (m.time != TimePoint{}) entry["time"] = core::FormatTime(m.time);
+      metrics.push_back(entry);
+    }
+    out["metrics"] = metrics;
+  }
+  return out;
+}
+
+CanaryStatus StatusFromJson(const json& in) {
+  CanaryStatus s;
+  if (!in.is_object()) return s;
+  auto str = [&](const char* key) { return in.contains(key) && in[key].is_string() ? in[key].get<std::string>() : ""; };
+  auto num = [&](const char* key) { return in.contains(key) && in[key].is_number_integer() ? in[key].get<int64_t>() : 0; };
+  auto time = [&](const char* key) { return core::ParseTime(str(key)).value_or(TimePoint{}); };
+  s.phase = ParsePhase(str("phase")).value_or(Phase::kInitializing);
+  s.canary_weight = static_cast<int>(num("canaryWeight"));
+  s.failed_checks = static_cast<int>(num("failedChecks"));
+  s.iterations = static_cast<int>(num("iterations"));
+  s.step_index = static_cast<int>(num("stepIndex"));
+  s.observed_generation = num("observedGeneration");
+  s.last_applied_spec = str("lastAppliedSpec");
+  s.last_promoted_spec = str("lastPromotedSpec");
+  s.last_transition = time("lastTransitionTime");
+  s.last_step = time("lastStepTime");
+  s.canary_wait_started = time("canaryWaitStartedTime");
+  if (in.contains("trackedConfigs") && in["trackedConfigs"].is_object())
+    for (const auto& [k, v] : in["trackedConfigs"].items())
+      if (v.is_string()) s.tracked_configs[k] = v.get<std::string>();
+  if (in.contains("conditions") && in["conditions"].is_array())
+    for (const auto& c : in["conditions"]) {
+      if (!c.is_object() || !c.contains("type") || !c["type"].is_string()) continue;
+      s.conditions.push_back({c["type"].get<std::string>(), c.value("status", "Unknown"), c.value("reason", ""),
+                              c.value("message", ""),
+                              core::ParseTime(c.value("lastTransitionTime", "")).value_or(TimePoint{})});
+    }
+  if (in.contains("requests") && in["requests"].is_object())
+    for (const auto& [k, r] : in["requests"].items())
+      if (r.is_object())
+        s.requests[k] = {r.value("value", ""), r.value("outcome", ""),
+                         core::ParseTime(r.value("time", "")).value_or(TimePoint{})};
+  if (in.contains("metrics") && in["metrics"].is_array())
+    for (const auto& m : in["metrics"]) {
+      if (!m.is_object() || !m.contains("name") || !m["name"].is_string()) continue;
+      MetricResult r{m["name"].get<std::string>(), std::nullopt, m.value("verdict", ""), m.value("message", ""),
+                     core::ParseTime(m.value("time", "")).value_or(TimePoint{})};
+      if (m.contains("value") && m["value"].is_number()) r.value = m["value"].get<double>();
+      if (m.contains("min") && m["min"].is_number()) r.min = m["min"].get<double>();
+      if (m.contains("max") && m["max"].is_number()) r.max = m["max"].get<double>();
+      s.metrics.push_back(r);
+    }
+  return s;
+}
+
+}  // namespace sluice::api

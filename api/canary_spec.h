@@ -1,0 +1,31 @@
+// Reading a Canary object: spec validation with messages that name the field and what is
+// expected, and the status codec (all rollout state lives in .status, so it must round-trip).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "api/canary_types.h"
+
+namespace sluice::api {
+
+struct SpecError {
+  std::string field;    // "spec.analysis.stepWeights[2]"
+  std::string message;  // "must be greater than the previous entry (50), got 20"
+  std::string ToString() const { return field + ": " + message; }
+};
+
+// Validates and converts a Canary's spec. Routing providers known to the registry are passed
+// in so that an unknown one is refused here, with the list of known ones.
+std::variant<CanarySpec, SpecError> ParseCanarySpec(const nlohmann::json& canary,
+                                                   const std::vector<std::string>& known_providers);
+
+nlohmann::json StatusToJson(const CanaryStatus& status);
+// Reads what StatusToJson wrote (and what older controllers may have left): unknown phases
+// and malformed fields fall back to the start of the state machine, never a crash.
+CanaryStatus StatusFromJson(const nlohmann::json& status);
+
+}  // namespace sluice::api
