@@ -31,13 +31,6 @@ std::string CanaryName(const json& canary) {
   return m.value("namespace", "default") + "/" + m.value("name", "");
 }
 
-std::string StringField(const json& object, const std::string& key, const std::string& where) {
-  if (!object.contains(key)) return "";
-  if (!object[key].is_string() || object[key].get<std::string>().empty())
-    throw std::invalid_argument(where + "." + key + " must be a non-empty string");
-  return object[key].get<std::string>();
-}
-
 PrometheusOptions DefaultProvider(const MetricCheckerOptions& options, const std::string& where) {
   if (options.default_address.empty())
     throw std::invalid_argument(where + ": no Prometheus address: set spec.metricsServer, use a templateRef to a "
@@ -48,13 +41,9 @@ PrometheusOptions DefaultProvider(const MetricCheckerOptions& options, const std
   return p;
 }
 
-ResolvedMetric FromTemplate(const json& canary, const json& ref, const analysis::ObjectLookup& lookup,
-                            const MetricCheckerOptions& options, const std::string& where) {
-  if (!ref.is_object()) throw std::invalid_argument(where + ".templateRef must be an object with a name");
-  std::string name = StringField(ref, "name", where + ".templateRef");
-  if (name.empty()) throw std::invalid_argument(where + ".templateRef.name is required");
-  std::string ns = StringField(ref, "namespace", where + ".templateRef");
-  if (ns.empty()) ns = canary.value("metadata", json::object()).value("namespace", "default");
+// The MetricTemplate ns/name from the cache, with its provider's credentials.
+ResolvedMetric TemplateResolved(const std::string& ns, const std::string& name, const analysis::ObjectLookup& lookup,
+                                const MetricCheckerOptions& options, const std::string& where) {
   std::string template_id = "MetricTemplate " + ns + "/" + name;
   kube::ObjectPtr tmpl = lookup ? lookup("MetricTemplate", ns, name) : nullptr;
   if (!tmpl) throw std::invalid_argument(where + ": " + template_id + " not found");
@@ -80,36 +69,36 @@ ResolvedMetric FromTemplate(const json& canary, const json& ref, const analysis:
   return r;
 }
 
-ResolvedMetric Resolve(const json& canary, const json& metric, const analysis::ObjectLookup& lookup,
-                       const MetricCheckerOptions& controller_options, const std::string& where) {
+ResolvedMetric FromTemplate(const json& canary, const api::MetricSpec& metric, const analysis::ObjectLookup& lookup,
+                            const MetricCheckerOptions& options, const std::string& where) {
+  std::string ns = metric.template_namespace;
+  if (ns.empty()) ns = canary.value("metadata", json::object()).value("namespace", "default");
+  return TemplateResolved(ns, metric.template_name, lookup, options, where);
+}
+
+ResolvedMetric Resolve(const json& canary, const api::CanarySpec& spec, const api::MetricSpec& metric,
+                       const analysis::ObjectLookup& lookup, const MetricCheckerOptions& controller_options,
+                       const std::string& where) {
   // spec.metricsServer (as the peers call it) overrides the controller's --prometheus-address
   // for this Canary's builtin and inline queries and for templates without an address.
   MetricCheckerOptions options = controller_options;
-  std::string server = StringField(canary.value("spec", json::object()), "metricsServer",
-                                   "Canary " + CanaryName(canary) + " spec");
-  if (!server.empty()) options.default_address = server;
-  bool has_ref = metric.contains("templateRef");
-  std::string inline_query = StringField(metric, "query", where);
-  if (has_ref && !inline_query.empty())
-    throw std::invalid_argument(where + ": set one of templateRef and query, not both");
+  if (!spec.metrics_server.empty()) options.default_address = spec.metrics_server;
   ResolvedMetric r;
-  if (has_ref) {
-    r = FromTemplate(canary, metric["templateRef"], lookup, options, where);
-  } else if (!inline_query.empty()) {
+  if (!metric.template_name.empty()) {
+    r = FromTemplate(canary, metric, lookup, options, where);
+  } else if (!metric.query.empty()) {
     r.template_name = where + ".query";
-    r.query_template = inline_query;
+    r.query_template = metric.query;
     r.provider = DefaultProvider(options, where);
   } else {
-    std::string name = metric.value("name", "");
-    std::string provider = canary.value("spec", json::object()).value("provider", "gatewayapi");
-    auto builtin = BuiltinQuery(name, provider);
+    auto builtin = BuiltinQuery(metric.name, spec.provider);
     if (!builtin) {
       std::string known;
       for (const auto& n : BuiltinMetricNames()) known += (known.empty() ? "" : ", ") + n;
-      throw std::invalid_argument(where + ": \"" + name + "\" is not a builtin metric (builtins: " + known +
+      throw std::invalid_argument(where + ": \"" + metric.name + "\" is not a builtin metric (builtins: " + known +
                                   "); give a templateRef or a query");
     }
-    r.template_name = "builtin " + name + " (" + provider + ")";
+    r.template_name = "builtin " + metric.name + " (" + spec.provider + ")";
     r.query_template = *builtin;
     r.provider = DefaultProvider(options, where);
   }
@@ -117,38 +106,12 @@ ResolvedMetric Resolve(const json& canary, const json& metric, const analysis::O
   return r;
 }
 
-std::optional<double> Bound(const json& range, const char* key, const std::string& where) {
-  if (!range.contains(key)) return std::nullopt;
-  if (!range[key].is_number()) throw std::invalid_argument(where + ".thresholdRange." + key + " must be a number");
-  return range[key].get<double>();
-}
-
-void ValidateThreshold(const json& metric, const std::string& where) {
-  if (!metric.contains("thresholdRange")) return;
-  const json& range = metric["thresholdRange"];
-  if (!range.is_object()) throw std::invalid_argument(where + ".thresholdRange must be an object with min and/or max");
-  auto min = Bound(range, "min", where);
-  auto max = Bound(range, "max", where);
-  if (min && max && *min > *max)
-    throw std::invalid_argument(where + ".thresholdRange: min " + FormatValue(*min) + " is greater than max " +
-                                FormatValue(*max));
-}
-
-std::chrono::milliseconds MetricInterval(const json& metric) {
-  if (!metric.contains("interval") || !metric["interval"].is_string()) return kDefaultInterval;
-  auto parsed = core::ParseDuration(metric["interval"].get<std::string>());
-  return parsed && parsed->count() > 0 ? *parsed : kDefaultInterval;
-}
-
-// spec.analysis.metrics, or nullptr; a pointer into `canary`, so no copy lives in a coroutine frame.
-const json* MetricList(const json& canary) {
-  auto spec = canary.find("spec");
-  if (spec == canary.end() || !spec->is_object()) return nullptr;
-  auto analysis = spec->find("analysis");
-  if (analysis == spec->end() || !analysis->is_object()) return nullptr;
-  auto metrics = analysis->find("metrics");
-  if (metrics == analysis->end() || !metrics->is_array()) return nullptr;
-  return &*metrics;
+// "[2]" when `metric` is an entry of spec.analysis.metrics (the field as the user wrote it).
+std::string MetricIndex(const api::CanarySpec& spec, const api::MetricSpec& metric) {
+  const auto& all = spec.analysis.metrics;
+  for (size_t i = 0; i < all.size(); ++i)
+    if (&all[i] == &metric) return "[" + std::to_string(i) + "]";
+  return "[name=" + metric.name + "]";
 }
 
 api::MetricResult ErrorResult(api::MetricResult r, const std::string& message) {
@@ -167,13 +130,9 @@ std::string FormatValue(double value) {
   return buf;
 }
 
-void ApplyThreshold(const json& threshold_range, std::optional<double> value, api::MetricResult& result) {
+void ApplyThreshold(std::optional<double> min, std::optional<double> max, std::optional<double> value,
+                    api::MetricResult& result) {
   result.value = value;
-  std::optional<double> min, max;
-  if (threshold_range.is_object()) {
-    if (threshold_range.contains("min") && threshold_range["min"].is_number()) min = threshold_range["min"].get<double>();
-    if (threshold_range.contains("max") && threshold_range["max"].is_number()) max = threshold_range["max"].get<double>();
-  }
   result.min = min;
   result.max = max;
   if (!value) {
@@ -224,33 +183,33 @@ std::shared_ptr<MetricProvider> PrometheusMetricChecker::ProviderFor(const Prome
   return provider;
 }
 
-asio::awaitable<void> PrometheusMetricChecker::Check(const json& canary, const api::CanaryStatus& status,
+asio::awaitable<void> PrometheusMetricChecker::Check(const json& canary, const api::CanarySpec& spec,
+                                                     const api::CanaryStatus& status,
                                                      const analysis::ObjectLookup& lookup,
                                                      analysis::AnalysisOutcome& outcome) {
   core::TimePoint now = options_.clock->Now();
   size_t first = outcome.metrics.size();
-  auto check = CheckAt(canary, lookup, now, outcome);
+  auto check = CheckAt(canary, spec, lookup, now, outcome);
   co_await std::move(check);
-  ExcuseWarmingComparisons(canary, status, now, first, outcome);
+  ExcuseWarmingComparisons(spec, status, now, first, outcome);
 }
 
 // The judge needs samples of the canary's own traffic over its whole window: until the
 // rollout is that old, "no data" from a comparison is expected, so it is shown in status but
 // not counted as a failed check (otherwise a short threshold rolls back every new canary).
-void PrometheusMetricChecker::ExcuseWarmingComparisons(const json& canary, const api::CanaryStatus& status,
+void PrometheusMetricChecker::ExcuseWarmingComparisons(const api::CanarySpec& spec, const api::CanaryStatus& status,
                                                        core::TimePoint now, size_t first,
                                                        analysis::AnalysisOutcome& outcome) {
-  const json* metrics = MetricList(canary);
-  if (!metrics) return;
+  const auto& metrics = spec.analysis.metrics;
   auto age = now - status.last_transition;
   outcome.check_failure.reset();
   for (size_t i = first; i < outcome.metrics.size(); ++i) {
     api::MetricResult& result = outcome.metrics[i];
     size_t index = i - first;
-    const json* metric = index < metrics->size() ? &(*metrics)[index] : nullptr;
-    bool compare = metric && metric->is_object() && metric->contains("compare");
+    const api::MetricSpec* metric = index < metrics.size() ? &metrics[index] : nullptr;
+    bool compare = metric && !metric->compare.is_null();
     if (compare && result.verdict == "NoData") {
-      auto window = SamplingForInterval(MetricInterval(*metric)).window;
+      auto window = SamplingForInterval(metric->interval.value_or(kDefaultInterval)).window;
       if (age < window) {
         result.message += " (warming up: the rollout is younger than the judge's " +
                           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(window).count()) +
@@ -263,12 +222,11 @@ void PrometheusMetricChecker::ExcuseWarmingComparisons(const json& canary, const
   }
 }
 
-asio::awaitable<void> PrometheusMetricChecker::CheckAt(const json& canary, const analysis::ObjectLookup& lookup,
-                                                       core::TimePoint at, analysis::AnalysisOutcome& outcome) {
-  const json* metrics = MetricList(canary);
-  size_t count = metrics ? metrics->size() : 0;
-  for (size_t i = 0; i < count; ++i) {
-    auto eval = Evaluate(canary, i, lookup, at);
+asio::awaitable<void> PrometheusMetricChecker::CheckAt(const json& canary, const api::CanarySpec& spec,
+                                                       const analysis::ObjectLookup& lookup, core::TimePoint at,
+                                                       analysis::AnalysisOutcome& outcome) {
+  for (const api::MetricSpec& metric : spec.analysis.metrics) {
+    auto eval = Evaluate(canary, spec, metric, lookup, at);
     api::MetricResult result = co_await std::move(eval);
     if (result.verdict != "Pass" && !outcome.check_failure)
       outcome.check_failure = "metric " + result.name + ": " + result.message;
@@ -276,33 +234,26 @@ asio::awaitable<void> PrometheusMetricChecker::CheckAt(const json& canary, const
   }
 }
 
-asio::awaitable<api::MetricResult> PrometheusMetricChecker::Evaluate(const json& canary, size_t index,
-                                                                        const analysis::ObjectLookup& lookup,
-                                                                        core::TimePoint at) {
+asio::awaitable<api::MetricResult> PrometheusMetricChecker::Evaluate(const json& canary, const api::CanarySpec& spec,
+                                                                     const api::MetricSpec& metric,
+                                                                     const analysis::ObjectLookup& lookup,
+                                                                     core::TimePoint at) {
   api::MetricResult result;
   result.time = at;
-  const json* metrics = MetricList(canary);
-  std::string where = "Canary " + CanaryName(canary) + " spec.analysis.metrics[" + std::to_string(index) + "]";
-  result.name = "metrics[" + std::to_string(index) + "]";
-  if (!metrics || index >= metrics->size()) co_return ErrorResult(result, where + " does not exist");
-  const json& metric = (*metrics)[index];
-  if (!metric.is_object()) co_return ErrorResult(result, where + " must be an object");
-  if (metric.contains("name") && metric["name"].is_string()) result.name = metric["name"].get<std::string>();
+  result.name = metric.name;
+  std::string where = "Canary " + CanaryName(canary) + " spec.analysis.metrics" + MetricIndex(spec, metric);
 
   std::shared_ptr<MetricProvider> provider;
   std::string query;
   std::string primary_query;
-  bool compare = metric.contains("compare");
+  bool compare = !metric.compare.is_null();
   JudgeOptions judge;
   try {
-    if (!metric.contains("name") || !metric["name"].is_string() || metric["name"].get<std::string>().empty())
-      throw std::invalid_argument(where + ".name must be a non-empty string");
-    ValidateThreshold(metric, where);
-    ResolvedMetric resolved = Resolve(canary, metric, lookup, options_, where);
-    TemplateContext context = ContextForMetric(canary, metric);
+    ResolvedMetric resolved = Resolve(canary, spec, metric, lookup, options_, where);
+    TemplateContext context = ContextForMetric(canary, spec, metric);
     query = RenderQuery(resolved.template_name, resolved.query_template, context);
     if (compare) {
-      judge = ParseCompareSpec(metric["compare"], where + ".compare");
+      judge = ParseCompareSpec(metric.compare, where + ".compare");
       primary_query = RenderQuery(resolved.template_name, resolved.query_template, context.ForPrimary());
     }
     provider = ProviderFor(resolved.provider);
@@ -312,7 +263,7 @@ asio::awaitable<api::MetricResult> PrometheusMetricChecker::Evaluate(const json&
 
   if (compare) {
     // One sample per rate window, so consecutive samples share no request (docs/judge.md).
-    CompareSampling sampling = SamplingForInterval(MetricInterval(metric));
+    CompareSampling sampling = SamplingForInterval(metric.interval.value_or(kDefaultInterval));
     std::chrono::milliseconds window = sampling.window;
     std::chrono::milliseconds step = sampling.step;
     std::string name = result.name;
@@ -335,7 +286,7 @@ asio::awaitable<api::MetricResult> PrometheusMetricChecker::Evaluate(const json&
     result.verdict = "Error";
   }
   if (result.verdict == "Error") co_return ErrorResult(result, result.message);
-  ApplyThreshold(metric.value("thresholdRange", json::object()), value, result);
+  ApplyThreshold(metric.min, metric.max, value, result);
   co_return result;
 }
 

@@ -39,24 +39,27 @@ class PrometheusMetricChecker final : public analysis::MetricChecker {
                                                          MetricCheckerOptions options);
   PrometheusMetricChecker(MetricCheckerOptions options, ProviderFactory factory);
 
-  boost::asio::awaitable<void> Check(const nlohmann::json& canary, const api::CanaryStatus& status,
-                                     const analysis::ObjectLookup& lookup, analysis::AnalysisOutcome& outcome) override;
+  boost::asio::awaitable<void> Check(const nlohmann::json& canary, const api::CanarySpec& spec,
+                                     const api::CanaryStatus& status, const analysis::ObjectLookup& lookup,
+                                     analysis::AnalysisOutcome& outcome) override;
 
   // Every metric evaluated as of `at`: results appended to outcome.metrics, check_failure set
   // for the first that does not pass.
-  boost::asio::awaitable<void> CheckAt(const nlohmann::json& canary, const analysis::ObjectLookup& lookup,
-                                       core::TimePoint at, analysis::AnalysisOutcome& outcome);
+  boost::asio::awaitable<void> CheckAt(const nlohmann::json& canary, const api::CanarySpec& spec,
+                                       const analysis::ObjectLookup& lookup, core::TimePoint at,
+                                       analysis::AnalysisOutcome& outcome);
 
-  // One metric (spec.analysis.metrics[index]); never throws: bad input and provider errors
-  // are verdict Error with the cause in the message.
-  boost::asio::awaitable<api::MetricResult> Evaluate(const nlohmann::json& canary, size_t index,
-                                                        const analysis::ObjectLookup& lookup, core::TimePoint at);
+  // One metric of spec.analysis.metrics; never throws: what only shows at evaluation (a
+  // missing MetricTemplate, a provider error) is verdict Error with the cause in the message.
+  boost::asio::awaitable<api::MetricResult> Evaluate(const nlohmann::json& canary, const api::CanarySpec& spec,
+                                                     const api::MetricSpec& metric, const analysis::ObjectLookup& lookup,
+                                                     core::TimePoint at);
 
   size_t cached_providers() const { return providers_.size(); }
 
  private:
   std::shared_ptr<MetricProvider> ProviderFor(const PrometheusOptions& options);
-  void ExcuseWarmingComparisons(const nlohmann::json& canary, const api::CanaryStatus& status, core::TimePoint now,
+  void ExcuseWarmingComparisons(const api::CanarySpec& spec, const api::CanaryStatus& status, core::TimePoint now,
                                 size_t first, analysis::AnalysisOutcome& outcome);
 
   MetricCheckerOptions options_;
@@ -67,7 +70,8 @@ class PrometheusMetricChecker final : public analysis::MetricChecker {
 
 // The value held against thresholdRange {min, max} (either may be absent). nullopt value is
 // NoData. Sets verdict (Pass, Fail, NoData) and message on `result`.
-void ApplyThreshold(const nlohmann::json& threshold_range, std::optional<double> value, api::MetricResult& result);
+void ApplyThreshold(std::optional<double> min, std::optional<double> max, std::optional<double> value,
+                    api::MetricResult& result);
 
 // A number as status and tables show it: up to 6 significant digits ("99.5", "0.000123").
 std::string FormatValue(double value);

@@ -115,30 +115,18 @@ std::string PrometheusDuration(std::chrono::milliseconds d) {
   return out;
 }
 
-TemplateContext ContextForMetric(const nlohmann::json& canary, const nlohmann::json& metric) {
+TemplateContext ContextForMetric(const nlohmann::json& canary, const api::CanarySpec& spec,
+                                 const api::MetricSpec& metric) {
   TemplateContext c;
   const auto& meta = canary.value("metadata", nlohmann::json::object());
-  const auto& spec = canary.value("spec", nlohmann::json::object());
   c.ns = meta.value("namespace", "default");
   c.name = meta.value("name", "");
-  c.target = spec.value("targetRef", nlohmann::json::object()).value("name", "");
-  const auto& service = spec.value("service", nlohmann::json::object());
-  c.service = service.value("name", c.target);
-  if (c.service.empty()) c.service = c.target;
-  if (service.contains("port") && service["port"].is_number_integer()) c.port = service["port"].get<int>();
+  c.target = spec.target_name;
+  c.service = spec.service_name.empty() ? spec.target_name : spec.service_name;
+  c.port = spec.service_port;
   c.workload = c.target;
-  std::string metric_name = metric.value("name", "");
-  if (metric.contains("interval")) {
-    const auto& iv = metric["interval"];
-    auto parsed = iv.is_string() ? core::ParseDuration(iv.get<std::string>()) : std::nullopt;
-    if (!parsed || parsed->count() <= 0)
-      throw TemplateError("metric \"" + metric_name + "\": interval " + iv.dump() +
-                          " is not a duration such as 30s, 1m or 1m30s");
-    c.interval = PrometheusDuration(*parsed);
-  }
-  if (metric.contains("templateVariables") && metric["templateVariables"].is_object())
-    for (const auto& [k, v] : metric["templateVariables"].items())
-      c.variables[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  if (metric.interval) c.interval = PrometheusDuration(*metric.interval);
+  c.variables = metric.template_variables;
   return c;
 }
 

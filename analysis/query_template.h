@@ -11,6 +11,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "api/canary_types.h"
+
 namespace sluice::analysis {
 
 class TemplateError : public std::runtime_error {
@@ -43,9 +45,9 @@ std::string RenderQuery(const std::string& template_name, const std::string& tex
 // A duration as Prometheus writes it in a range selector: 90s -> "1m30s", 1500ms -> "1s500ms".
 std::string PrometheusDuration(std::chrono::milliseconds d);
 
-// The context of one metric of a Canary: names from metadata and spec, the interval from the
-// metric (default 1m) and its templateVariables. Throws TemplateError when the metric's
-// interval does not parse.
-TemplateContext ContextForMetric(const nlohmann::json& canary, const nlohmann::json& metric);
+// The context of one metric of a Canary: names from metadata and the parsed spec, the
+// interval from the metric (default 1m) and its templateVariables.
+TemplateContext ContextForMetric(const nlohmann::json& canary, const api::CanarySpec& spec,
+                                 const api::MetricSpec& metric);
 
 }  // namespace sluice::analysis

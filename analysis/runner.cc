@@ -13,26 +13,27 @@ class ComposedAnalysis final : public AnalysisRunner {
                    std::shared_ptr<AlertSender> alerts)
       : gates_(std::move(gates)), metrics_(std::move(metrics)), alerts_(std::move(alerts)) {}
 
-  boost::asio::awaitable<analysis::AnalysisOutcome> Evaluate(const json& canary, const analysis::AnalysisPlan& plan,
+  boost::asio::awaitable<analysis::AnalysisOutcome> Evaluate(const json& canary, const api::CanarySpec& spec,
+                                                           const analysis::AnalysisPlan& plan,
                                                            const api::CanaryStatus& status,
                                                            const ObjectLookup& lookup) override {
     analysis::AnalysisOutcome outcome;
     if (gates_) {
-      auto run = gates_->Evaluate(canary, plan, status, lookup, outcome);
+      auto run = gates_->Evaluate(canary, spec, plan, status, lookup, outcome);
       co_await std::move(run);
     }
     // A failed webhook check already fails this step; querying metrics would only add load.
     if (plan.checks && metrics_ && !outcome.check_failure && !outcome.pre_rollout_failure) {
-      auto check = metrics_->Check(canary, status, lookup, outcome);
+      auto check = metrics_->Check(canary, spec, status, lookup, outcome);
       co_await std::move(check);
     }
     co_return outcome;
   }
 
-  boost::asio::awaitable<void> RunWebhooks(const json& canary, const std::string& type,
+  boost::asio::awaitable<void> RunWebhooks(const json& canary, const api::CanarySpec& spec, const std::string& type,
                                            const api::CanaryStatus& status, const ObjectLookup& lookup) override {
     if (!gates_) co_return;
-    auto fire = gates_->Fire(canary, type, status, lookup);
+    auto fire = gates_->Fire(canary, spec, type, status, lookup);
     co_await std::move(fire);
   }
 

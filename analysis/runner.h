@@ -37,12 +37,15 @@ class AnalysisRunner {
  public:
   virtual ~AnalysisRunner() = default;
   // Evaluates what `plan` asks for, for this Canary at this status.
+  // `canary` is the object (names, payloads); `spec` its spec, parsed and validated once.
   virtual boost::asio::awaitable<analysis::AnalysisOutcome> Evaluate(const nlohmann::json& canary,
+                                                                   const api::CanarySpec& spec,
                                                                    const analysis::AnalysisPlan& plan,
                                                                    const api::CanaryStatus& status,
                                                                    const ObjectLookup& lookup) = 0;
   // Fire-and-forget webhooks of one type (post-rollout, rollback, event).
-  virtual boost::asio::awaitable<void> RunWebhooks(const nlohmann::json& canary, const std::string& type,
+  virtual boost::asio::awaitable<void> RunWebhooks(const nlohmann::json& canary, const api::CanarySpec& spec,
+                                                   const std::string& type,
                                                    const api::CanaryStatus& status, const ObjectLookup& lookup) = 0;
   // Sends `alert` to the Canary's alert providers whose severity admits it.
   virtual boost::asio::awaitable<void> SendAlert(const nlohmann::json& canary, const Alert& alert,
@@ -56,10 +59,11 @@ class GateRunner {
   virtual ~GateRunner() = default;
   // Runs the webhooks `plan` asks for (the "rollout" type when plan.checks) and records
   // their answers in `outcome` (gates open or closed, pre_rollout_failure, check_failure).
-  virtual boost::asio::awaitable<void> Evaluate(const nlohmann::json& canary, const analysis::AnalysisPlan& plan,
-                                                const api::CanaryStatus& status, const ObjectLookup& lookup,
-                                                analysis::AnalysisOutcome& outcome) = 0;
-  virtual boost::asio::awaitable<void> Fire(const nlohmann::json& canary, const std::string& type,
+  virtual boost::asio::awaitable<void> Evaluate(const nlohmann::json& canary, const api::CanarySpec& spec,
+                                                const analysis::AnalysisPlan& plan, const api::CanaryStatus& status,
+                                                const ObjectLookup& lookup, analysis::AnalysisOutcome& outcome) = 0;
+  virtual boost::asio::awaitable<void> Fire(const nlohmann::json& canary, const api::CanarySpec& spec,
+                                            const std::string& type,
                                             const api::CanaryStatus& status, const ObjectLookup& lookup) = 0;
 };
 
@@ -69,7 +73,8 @@ class GateRunner {
 class MetricChecker {
  public:
   virtual ~MetricChecker() = default;
-  virtual boost::asio::awaitable<void> Check(const nlohmann::json& canary, const api::CanaryStatus& status,
+  virtual boost::asio::awaitable<void> Check(const nlohmann::json& canary, const api::CanarySpec& spec,
+                                             const api::CanaryStatus& status,
                                              const ObjectLookup& lookup, analysis::AnalysisOutcome& outcome) = 0;
 };
 

@@ -1,6 +1,5 @@
 #include "analysis/webhooks.h"
 
-#include "core/duration.h"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -13,6 +12,7 @@
 #include <stdexcept>
 
 #include "core/clock.h"
+#include "core/url.h"
 
 namespace sluice::analysis {
 
@@ -61,7 +61,7 @@ asio::awaitable<PostResult> JsonPoster::Post(const std::string& url, const json&
   PostResult result;
   std::pair<std::string, std::string> parts;
   try {
-    parts = net::SplitUrl(url);
+    parts = core::SplitUrl(url);
   } catch (const std::exception& e) {
     result.error = e.what();
     co_return result;
@@ -107,84 +107,7 @@ asio::awaitable<PostResult> JsonPoster::Post(const std::string& url, const json&
   }
 }
 
-namespace {
-
-const std::vector<std::string> kWebhookTypes = {"confirm-rollout", "pre-rollout", "rollout",
-                                                "confirm-traffic-increase", "confirm-promotion", "post-rollout",
-                                                "rollback", "event"};
-
-WebhookSpec ParseWebhook(const json& entry, size_t index, const WebhookDefaults& defaults) {
-  WebhookSpec hook;
-  std::string field = "spec.analysis.webhooks[" + std::to_string(index) + "]";
-  hook.timeout = defaults.timeout;
-  hook.retries = defaults.retries;
-  if (!entry.is_object()) {
-    hook.error = field + " must be an object";
-    return hook;
-  }
-  hook.name = entry.value("name", "");
-  if (hook.name.empty()) hook.name = "#" + std::to_string(index);
-  hook.type = entry.contains("type") && entry["type"].is_string() ? entry["type"].get<std::string>() : "rollout";
-  if (std::find(kWebhookTypes.begin(), kWebhookTypes.end(), hook.type) == kWebhookTypes.end()) {
-    hook.error = field + ".type \"" + hook.type + "\" is not one of confirm-rollout, pre-rollout, rollout, "
-                 "confirm-traffic-increase, confirm-promotion, post-rollout, rollback, event";
-    return hook;
-  }
-  hook.url = entry.contains("url") && entry["url"].is_string() ? entry["url"].get<std::string>() : "";
-  try {
-    net::SplitUrl(hook.url);
-  } catch (const std::exception& e) {
-    hook.error = field + ".url " + e.what();
-    return hook;
-  }
-  if (entry.contains("timeout")) {
-    auto t = entry["timeout"].is_string() ? core::ParseDuration(entry["timeout"].get<std::string>()) : std::nullopt;
-    if (!t || t->count() <= 0) {
-      hook.error = field + ".timeout " + entry["timeout"].dump() + " is not a positive duration such as 10s or 500ms";
-      return hook;
-    }
-    hook.timeout = *t;
-  }
-  if (entry.contains("retries")) {
-    if (!entry["retries"].is_number_integer() || entry["retries"].get<int>() < 0 || entry["retries"].get<int>() > 10) {
-      hook.error = field + ".retries " + entry["retries"].dump() + " is not an integer from 0 to 10";
-      return hook;
-    }
-    hook.retries = entry["retries"].get<int>();
-  }
-  if (entry.contains("metadata")) {
-    if (!entry["metadata"].is_object()) {
-      hook.error = field + ".metadata must be an object of strings";
-      return hook;
-    }
-    hook.metadata = entry["metadata"];
-  }
-  return hook;
-}
-
-}  // namespace
-
-std::vector<WebhookSpec> ParseWebhooks(const json& canary, const WebhookDefaults& defaults) {
-  std::vector<WebhookSpec> out;
-  if (!canary.is_object() || !canary.contains("spec") || !canary["spec"].is_object()) return out;
-  const json& spec = canary["spec"];
-  if (!spec.contains("analysis") || !spec["analysis"].is_object()) return out;
-  const json& analysis = spec["analysis"];
-  if (!analysis.contains("webhooks")) return out;
-  const json& hooks = analysis["webhooks"];
-  if (!hooks.is_array()) {
-    WebhookSpec bad;
-    bad.name = "webhooks";
-    bad.type = "rollout";
-    bad.error = "spec.analysis.webhooks must be a list";
-    out.push_back(bad);
-    return out;
-  }
-  for (size_t i = 0; i < hooks.size(); i++) out.push_back(ParseWebhook(hooks[i], i, defaults));
-  return out;
-}
-
-json WebhookPayload(const json& canary, const WebhookSpec& hook, const api::CanaryStatus& status,
+json WebhookPayload(const json& canary, const api::WebhookSpec& hook, const api::CanaryStatus& status,
                     const std::string& event_type, const std::string& event_message) {
   const json empty = json::object();
   const json& meta =
@@ -211,21 +134,20 @@ json WebhookPayload(const json& canary, const WebhookSpec& hook, const api::Cana
 
 WebhookGates::WebhookGates(WebhookDefaults defaults) : defaults_(defaults) {}
 
-asio::awaitable<PostResult> WebhookGates::Call(const WebhookSpec& hook, const json& payload) {
-  RetryPolicy retry{hook.retries, defaults_.backoff_base, defaults_.backoff_max};
-  auto post = poster_.Post(hook.url, payload, hook.timeout, retry);
+asio::awaitable<PostResult> WebhookGates::Call(const api::WebhookSpec& hook, const json& payload) {
+  RetryPolicy retry{hook.retries.value_or(defaults_.retries), defaults_.backoff_base, defaults_.backoff_max};
+  auto post = poster_.Post(hook.url, payload, hook.timeout.value_or(defaults_.timeout), retry);
   PostResult r = co_await std::move(post);
   spdlog::debug("webhook {} ({}) {} after {} attempt(s)", hook.name, hook.type, r.Describe(), r.attempts);
   co_return r;
 }
 
 asio::awaitable<std::optional<std::string>> WebhookGates::FirstFailure(const json& canary,
-                                                                       const std::vector<WebhookSpec>& hooks,
+                                                                       const std::vector<api::WebhookSpec>& hooks,
                                                                        const std::string& type,
                                                                        const api::CanaryStatus& status) {
   for (const auto& hook : hooks) {
     if (hook.type != type) continue;
-    if (!hook.error.empty()) co_return type + " webhook " + hook.name + ": " + hook.error;
     json payload = WebhookPayload(canary, hook, status);
     auto call = Call(hook, payload);
     PostResult r = co_await std::move(call);
@@ -234,10 +156,10 @@ asio::awaitable<std::optional<std::string>> WebhookGates::FirstFailure(const jso
   co_return std::nullopt;
 }
 
-asio::awaitable<bool> WebhookGates::AnyOk(const json& canary, const std::vector<WebhookSpec>& hooks,
+asio::awaitable<bool> WebhookGates::AnyOk(const json& canary, const std::vector<api::WebhookSpec>& hooks,
                                           const std::string& type, const api::CanaryStatus& status) {
   for (const auto& hook : hooks) {
-    if (hook.type != type || !hook.error.empty()) continue;
+    if (hook.type != type) continue;
     json payload = WebhookPayload(canary, hook, status);
     auto call = Call(hook, payload);
     PostResult r = co_await std::move(call);
@@ -246,10 +168,10 @@ asio::awaitable<bool> WebhookGates::AnyOk(const json& canary, const std::vector<
   co_return false;
 }
 
-asio::awaitable<void> WebhookGates::Evaluate(const json& canary, const analysis::AnalysisPlan& plan,
-                                             const api::CanaryStatus& status, const analysis::ObjectLookup&,
-                                             analysis::AnalysisOutcome& outcome) {
-  auto hooks = ParseWebhooks(canary, defaults_);
+asio::awaitable<void> WebhookGates::Evaluate(const json& canary, const api::CanarySpec& spec,
+                                             const analysis::AnalysisPlan& plan, const api::CanaryStatus& status,
+                                             const analysis::ObjectLookup&, analysis::AnalysisOutcome& outcome) {
+  const auto& hooks = spec.analysis.webhooks;
   if (hooks.empty()) co_return;
   std::string who = Who(canary);
   // A closed gate is normal (it waits for a person); the reason goes to the debug log only.
@@ -295,24 +217,19 @@ asio::awaitable<void> WebhookGates::Evaluate(const json& canary, const analysis:
   }
 }
 
-asio::awaitable<void> WebhookGates::Fire(const json& canary, const std::string& type,
+asio::awaitable<void> WebhookGates::Fire(const json& canary, const api::CanarySpec& spec, const std::string& type,
                                          const api::CanaryStatus& status, const analysis::ObjectLookup&) {
   if (type == "event") {
     const api::Condition* ready = status.FindCondition("Ready");
     std::string reason = ready ? ready->reason : api::ToString(status.phase);
     std::string message = ready ? ready->message : "";
-    auto fire = FireEvent(canary, status, reason, message);
+    auto fire = FireEvent(canary, spec, status, reason, message);
     co_await std::move(fire);
     co_return;
   }
-  auto hooks = ParseWebhooks(canary, defaults_);
   std::string who = Who(canary);
-  for (const auto& hook : hooks) {
+  for (const auto& hook : spec.analysis.webhooks) {
     if (hook.type != type) continue;
-    if (!hook.error.empty()) {
-      spdlog::warn("canary {}: {} webhook {} not called: {}", who, type, hook.name, hook.error);
-      continue;
-    }
     json payload = WebhookPayload(canary, hook, status);
     auto call = Call(hook, payload);
     PostResult r = co_await std::move(call);
@@ -320,12 +237,12 @@ asio::awaitable<void> WebhookGates::Fire(const json& canary, const std::string& 
   }
 }
 
-asio::awaitable<void> WebhookGates::FireEvent(const json& canary, const api::CanaryStatus& status,
-                                              const std::string& event_type, const std::string& message) {
-  auto hooks = ParseWebhooks(canary, defaults_);
+asio::awaitable<void> WebhookGates::FireEvent(const json& canary, const api::CanarySpec& spec,
+                                              const api::CanaryStatus& status, const std::string& event_type,
+                                              const std::string& message) {
   std::string who = Who(canary);
-  for (const auto& hook : hooks) {
-    if (hook.type != "event" || !hook.error.empty()) continue;
+  for (const auto& hook : spec.analysis.webhooks) {
+    if (hook.type != "event") continue;
     json payload = WebhookPayload(canary, hook, status, event_type, message);
     auto call = Call(hook, payload);
     PostResult r = co_await std::move(call);

@@ -53,16 +53,7 @@ class JsonPoster {
   std::map<std::string, std::shared_ptr<net::HttpClient>> transports_;
 };
 
-struct WebhookSpec {
-  std::string name;
-  std::string type;  // confirm-rollout, pre-rollout, rollout, ... (default rollout)
-  std::string url;
-  std::chrono::milliseconds timeout{0};
-  int retries = 0;
-  nlohmann::json metadata = nlohmann::json::object();
-  std::string error;  // set when the entry is unusable: names the field and what is expected
-};
-
+// What a webhook without its own timeout and retries gets, and the backoff between tries.
 struct WebhookDefaults {
   std::chrono::milliseconds timeout{10000};
   int retries = 2;
@@ -70,37 +61,35 @@ struct WebhookDefaults {
   std::chrono::milliseconds backoff_max{5000};
 };
 
-// spec.analysis.webhooks of `canary`; malformed entries come back with `error` set.
-std::vector<WebhookSpec> ParseWebhooks(const nlohmann::json& canary, const WebhookDefaults& defaults);
-
 // The body POSTed to `hook`. Event hooks carry event_message/event_type and a timestamp.
-nlohmann::json WebhookPayload(const nlohmann::json& canary, const WebhookSpec& hook, const api::CanaryStatus& status,
+nlohmann::json WebhookPayload(const nlohmann::json& canary, const api::WebhookSpec& hook, const api::CanaryStatus& status,
                               const std::string& event_type = "", const std::string& event_message = "");
 
 class WebhookGates final : public analysis::GateRunner {
  public:
   explicit WebhookGates(WebhookDefaults defaults = {});
 
-  boost::asio::awaitable<void> Evaluate(const nlohmann::json& canary, const analysis::AnalysisPlan& plan,
-                                        const api::CanaryStatus& status, const analysis::ObjectLookup& lookup,
-                                        analysis::AnalysisOutcome& outcome) override;
+  boost::asio::awaitable<void> Evaluate(const nlohmann::json& canary, const api::CanarySpec& spec,
+                                        const analysis::AnalysisPlan& plan, const api::CanaryStatus& status,
+                                        const analysis::ObjectLookup& lookup, analysis::AnalysisOutcome& outcome) override;
   // post-rollout and rollback hooks with the status; "event" hooks with the Ready
   // condition's reason and message as the event.
-  boost::asio::awaitable<void> Fire(const nlohmann::json& canary, const std::string& type,
+  boost::asio::awaitable<void> Fire(const nlohmann::json& canary, const api::CanarySpec& spec, const std::string& type,
                                     const api::CanaryStatus& status, const analysis::ObjectLookup& lookup) override;
   // Event hooks with an explicit event (for callers that have one in hand).
-  boost::asio::awaitable<void> FireEvent(const nlohmann::json& canary, const api::CanaryStatus& status,
-                                         const std::string& event_type, const std::string& message);
+  boost::asio::awaitable<void> FireEvent(const nlohmann::json& canary, const api::CanarySpec& spec,
+                                         const api::CanaryStatus& status, const std::string& event_type,
+                                         const std::string& message);
 
  private:
   // Calls every hook of `type`; the first that does not answer 2xx is described in words.
   boost::asio::awaitable<std::optional<std::string>> FirstFailure(const nlohmann::json& canary,
-                                                                  const std::vector<WebhookSpec>& hooks,
+                                                                  const std::vector<api::WebhookSpec>& hooks,
                                                                   const std::string& type,
                                                                   const api::CanaryStatus& status);
-  boost::asio::awaitable<bool> AnyOk(const nlohmann::json& canary, const std::vector<WebhookSpec>& hooks,
+  boost::asio::awaitable<bool> AnyOk(const nlohmann::json& canary, const std::vector<api::WebhookSpec>& hooks,
                                      const std::string& type, const api::CanaryStatus& status);
-  boost::asio::awaitable<PostResult> Call(const WebhookSpec& hook, const nlohmann::json& payload);
+  boost::asio::awaitable<PostResult> Call(const api::WebhookSpec& hook, const nlohmann::json& payload);
 
   WebhookDefaults defaults_;
   JsonPoster poster_;

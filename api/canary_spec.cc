@@ -1,9 +1,13 @@
 #include "api/canary_spec.h"
 
-#include "core/duration.h"
-
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <set>
+#include <stdexcept>
+
+#include "core/duration.h"
+#include "core/url.h"
 
 namespace sluice::api {
 namespace {
@@ -22,6 +26,9 @@ struct Reader {
   }
   void Fail(const std::string& field, const std::string& message) const {
     if (!error) error = SpecError{path + "." + field, message};
+  }
+  void FailAt(const SpecError& e) const {
+    if (!error) error = e;
   }
   int Int(const char* key, int def, int min, int max) const {
     const json* v = Get(key);
@@ -134,13 +141,129 @@ void ParseAnalysis(const Reader& spec, CanarySpec& out) {
     analysis.Fail("stepWeight", "is required for a progressive canary (or set stepWeights, or iterations for blue/green)");
   if (out.provider == "kubernetes" && a.iterations == 0)
     analysis.Fail("iterations", "is required with provider kubernetes (blue/green switches after the iterations)");
-  const json* metrics = analysis.Get("metrics");
-  a.metric_count = metrics && metrics->is_array() ? static_cast<int>(metrics->size()) : 0;
-  const json* hooks = analysis.Get("webhooks");
-  a.has_webhooks = hooks && hooks->is_array() && !hooks->empty();
+  if (const json* metrics = analysis.Get("metrics")) {
+    auto parsed = ParseMetrics(*metrics, analysis.path + ".metrics");
+    if (auto* e = std::get_if<SpecError>(&parsed)) return analysis.FailAt(*e);
+    a.metrics = std::get<std::vector<MetricSpec>>(std::move(parsed));
+  }
+  if (const json* hooks = analysis.Get("webhooks")) {
+    auto parsed = ParseWebhooks(*hooks, analysis.path + ".webhooks");
+    if (auto* e = std::get_if<SpecError>(&parsed)) return analysis.FailAt(*e);
+    a.webhooks = std::get<std::vector<WebhookSpec>>(std::move(parsed));
+  }
+}
+
+// A duration field of at least `min`; absent gives nullopt.
+std::optional<Millis> Duration(const Reader& r, const char* key, Millis min, const char* example) {
+  const json* v = r.Get(key);
+  if (!v) return std::nullopt;
+  auto parsed = v->is_string() ? core::ParseDuration(v->get<std::string>()) : std::nullopt;
+  if (!parsed || *parsed < min) {
+    r.Fail(key, std::string("must be a duration of at least ") + core::FormatDuration(min) + " such as " + example +
+                    ", got " + v->dump());
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+std::optional<double> Bound(const Reader& range, const char* key) {
+  const json* v = range.Get(key);
+  if (!v) return std::nullopt;
+  if (!v->is_number()) {
+    range.Fail(key, "must be a number, got " + v->dump());
+    return std::nullopt;
+  }
+  return v->get<double>();
+}
+
+MetricSpec ParseMetric(const Reader& m) {
+  MetricSpec out;
+  out.name = m.String("name");
+  if (out.name.empty()) m.Fail("name", "is required: a name unique among the Canary's metrics");
+  out.interval = Duration(m, "interval", Millis(1000), "30s or 1m");
+  if (m.Get("thresholdRange")) {
+    Reader range = m.Child("thresholdRange");
+    out.min = Bound(range, "min");
+    out.max = Bound(range, "max");
+    if (out.min && out.max && *out.min > *out.max)
+      range.Fail("min", "must not be greater than max (" + range.Get("max")->dump() + "), got " +
+                            range.Get("min")->dump());
+  }
+  if (m.Get("templateRef")) {
+    Reader ref = m.Child("templateRef");
+    out.template_name = ref.String("name");
+    out.template_namespace = ref.String("namespace");
+    if (out.template_name.empty()) ref.Fail("name", "is required: the MetricTemplate's name");
+  }
+  out.query = m.String("query");
+  if (!out.template_name.empty() && !out.query.empty())
+    m.Fail("query", "cannot be set together with templateRef: choose one");
+  if (const json* vars = m.Get("templateVariables")) {
+    if (!vars->is_object()) m.Fail("templateVariables", "must be an object of strings");
+    else
+      for (const auto& [k, v] : vars->items()) {
+        if (!v.is_string()) m.Fail("templateVariables." + k, "must be a string, got " + v.dump());
+        else out.template_variables[k] = v.get<std::string>();
+      }
+  }
+  if (const json* compare = m.Get("compare")) {
+    if (!compare->is_object()) m.Fail("compare", "must be an object");
+    else out.compare = *compare;
+  }
+  return out;
+}
+
+WebhookSpec ParseWebhook(const Reader& h) {
+  WebhookSpec out;
+  out.name = h.String("name");
+  if (out.name.empty()) h.Fail("name", "is required: a name unique among the Canary's webhooks");
+  out.type = h.String("type", "rollout");
+  if (std::find(std::begin(kWebhookTypes), std::end(kWebhookTypes), out.type) == std::end(kWebhookTypes))
+    h.Fail("type", "must be one of confirm-rollout, pre-rollout, rollout, confirm-traffic-increase, "
+                   "confirm-promotion, post-rollout, rollback, event, got \"" + out.type + "\"");
+  out.url = h.String("url");
+  try {
+    core::SplitUrl(out.url);
+  } catch (const std::exception& e) {
+    h.Fail("url", std::string("must be an http:// or https:// URL with a host: ") + e.what());
+  }
+  out.timeout = Duration(h, "timeout", Millis(1), "10s or 500ms");
+  if (h.Get("retries")) out.retries = h.Int("retries", 0, 0, 10);
+  if (const json* metadata = h.Get("metadata")) {
+    if (!metadata->is_object()) h.Fail("metadata", "must be an object of strings");
+    else out.metadata = *metadata;
+  }
+  return out;
+}
+
+// Parses each entry of a list with `one`, refusing a name used twice.
+template <typename T, typename Fn>
+std::variant<std::vector<T>, SpecError> ParseNamedList(const json& list, const std::string& path, Fn one) {
+  if (!list.is_array()) return SpecError{path, "must be a list"};
+  std::optional<SpecError> error;
+  std::vector<T> out;
+  std::set<std::string> names;
+  for (size_t i = 0; i < list.size() && !error; ++i) {
+    std::string at = path + "[" + std::to_string(i) + "]";
+    if (!list[i].is_object()) return SpecError{at, "must be an object"};
+    T item = one(Reader{list[i], at, error});
+    if (!error && !names.insert(item.name).second)
+      error = SpecError{at + ".name", "\"" + item.name + "\" is used by an earlier entry; names must be unique"};
+    out.push_back(std::move(item));
+  }
+  if (error) return *error;
+  return out;
 }
 
 }  // namespace
+
+std::variant<std::vector<MetricSpec>, SpecError> ParseMetrics(const json& metrics, const std::string& path) {
+  return ParseNamedList<MetricSpec>(metrics, path, ParseMetric);
+}
+
+std::variant<std::vector<WebhookSpec>, SpecError> ParseWebhooks(const json& webhooks, const std::string& path) {
+  return ParseNamedList<WebhookSpec>(webhooks, path, ParseWebhook);
+}
 
 std::variant<CanarySpec, SpecError> ParseCanarySpec(const json& canary, const std::vector<std::string>& providers) {
   std::optional<SpecError> error;
@@ -158,6 +281,14 @@ std::variant<CanarySpec, SpecError> ParseCanarySpec(const json& canary, const st
   ParseTarget(spec, out);
   ParseService(spec, out);
   ParseAnalysis(spec, out);
+  out.metrics_server = spec.String("metricsServer");
+  if (!out.metrics_server.empty()) {
+    try {
+      core::SplitUrl(out.metrics_server);
+    } catch (const std::exception& e) {
+      spec.Fail("metricsServer", std::string("must be the http:// or https:// address of Prometheus: ") + e.what());
+    }
+  }
   out.progress_deadline = std::chrono::seconds(spec.Int("progressDeadlineSeconds", 600, 1, 86400 * 7));
   out.skip_analysis = spec.Bool("skipAnalysis", false);
   out.suspend = spec.Bool("suspend", false);

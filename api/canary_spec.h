@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "api/canary_types.h"
 
@@ -22,6 +23,14 @@ struct SpecError {
 // in so that an unknown one is refused here, with the list of known ones.
 std::variant<CanarySpec, SpecError> ParseCanarySpec(const nlohmann::json& canary,
                                                    const std::vector<std::string>& known_providers);
+
+// spec.analysis.metrics and spec.analysis.webhooks alone (ParseCanarySpec uses them), for
+// callers that hold only that list. `path` prefixes the field in errors. Names must be
+// unique; durations, thresholds, URLs and types are checked here, once.
+std::variant<std::vector<MetricSpec>, SpecError> ParseMetrics(const nlohmann::json& metrics,
+                                                              const std::string& path = "spec.analysis.metrics");
+std::variant<std::vector<WebhookSpec>, SpecError> ParseWebhooks(const nlohmann::json& webhooks,
+                                                                const std::string& path = "spec.analysis.webhooks");
 
 nlohmann::json StatusToJson(const CanaryStatus& status);
 // Reads what StatusToJson wrote (and what older controllers may have left): unknown phases

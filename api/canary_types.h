@@ -2,6 +2,8 @@
 // holds all rollout state (so a restarted controller resumes exactly where it stopped).
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <map>
 #include <optional>
@@ -39,6 +41,34 @@ bool InProgress(Phase phase);
 enum class Strategy { kCanary, kABTesting, kBlueGreen };
 const char* ToString(Strategy strategy);
 
+// spec.analysis.metrics[i], parsed and validated once. It names a builtin (name alone), a
+// MetricTemplate (templateRef) or an inline query.
+struct MetricSpec {
+  std::string name;  // unique within the Canary
+  std::optional<Millis> interval;  // the query's window ({{ interval }}); absent: 1m
+  std::optional<double> min, max;  // thresholdRange
+  std::string template_name;       // templateRef.name ("" = no template)
+  std::string template_namespace;  // templateRef.namespace ("" = the Canary's)
+  std::string query;               // inline PromQL
+  std::map<std::string, std::string> template_variables;
+  // compare: judge against the primary instead of a threshold; null when absent. Its fields
+  // are the judge's (analysis/comparison.h), which reads them.
+  nlohmann::json compare;
+};
+
+inline constexpr const char* kWebhookTypes[] = {"confirm-rollout", "pre-rollout",  "rollout",  "confirm-traffic-increase",
+                                                "confirm-promotion", "post-rollout", "rollback", "event"};
+
+// spec.analysis.webhooks[i], parsed and validated once.
+struct WebhookSpec {
+  std::string name;  // unique within the Canary
+  std::string type = "rollout";
+  std::string url;  // http:// or https://
+  std::optional<Millis> timeout;  // absent: the controller's default (10s)
+  std::optional<int> retries;     // absent: the controller's default (2)
+  nlohmann::json metadata = nlohmann::json::object();
+};
+
 struct AnalysisSpec {
   Millis interval{60000};
   int threshold = 5;
@@ -50,8 +80,8 @@ struct AnalysisSpec {
   bool has_match = false;  // A/B matches present
   bool mirror = false;
   int mirror_weight = 0;
-  int metric_count = 0;
-  bool has_webhooks = false;
+  std::vector<MetricSpec> metrics;
+  std::vector<WebhookSpec> webhooks;
 };
 
 struct CanarySpec {
@@ -60,6 +90,7 @@ struct CanarySpec {
   std::string service_name;  // service.name, defaulting to the target name
   int service_port = 0;
   AnalysisSpec analysis;
+  std::string metrics_server;  // spec.metricsServer: this Canary's Prometheus ("" = the controller's)
   std::chrono::seconds progress_deadline{600};
   bool skip_analysis = false;
   bool suspend = false;

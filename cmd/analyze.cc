@@ -8,6 +8,7 @@
 #include <boost/asio/use_future.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -17,9 +18,11 @@
 #include <string>
 #include <vector>
 
+#include "analysis/builtin_metrics.h"
 #include "analysis/metric_checks.h"
 #include "core/duration.h"
 #include "api/canary_spec.h"
+#include "routing/router.h"
 #include "core/api_error.h"
 #include "kube/client.h"
 #include "kube/config.h"
@@ -62,20 +65,19 @@ struct Row {
 };
 
 // Objects the analysis reads, fetched once from the cluster (the controller has them cached).
-asio::awaitable<std::map<std::string, json>> FetchTemplates(kube::Client& client, const json& canary) {
+asio::awaitable<std::map<std::string, json>> FetchTemplates(kube::Client& client, const json& canary,
+                                                            const api::CanarySpec& spec) {
   std::map<std::string, json> objects;  // "Kind/ns/name"
   const std::string ns = canary["metadata"].value("namespace", "default");
-  json metrics = canary.value("spec", json::object()).value("analysis", json::object()).value("metrics", json::array());
-  if (!metrics.is_array()) co_return objects;
   std::string mt_version = "sluice.dev/v1beta1";
   std::string mt_kind = "MetricTemplate";
   std::optional<kube::ApiResource> templates;  // resolved on the first templateRef only
   std::string v1 = "v1";
   std::string secret_kind = "Secret";
-  for (const auto& m : metrics) {
-    if (!m.is_object() || !m.contains("templateRef") || !m["templateRef"].is_object()) continue;
-    std::string name = m["templateRef"].value("name", "");
-    std::string tns = m["templateRef"].value("namespace", ns);
+  for (const auto& m : spec.analysis.metrics) {
+    if (m.template_name.empty()) continue;
+    std::string name = m.template_name;
+    std::string tns = m.template_namespace.empty() ? ns : m.template_namespace;
     if (name.empty() || objects.count("MetricTemplate/" + tns + "/" + name)) continue;
     if (!templates) {
       auto resolve = client.Resolve(mt_version, mt_kind);
@@ -117,20 +119,23 @@ asio::awaitable<std::vector<Row>> Replay(asio::any_io_executor ex, std::shared_p
   auto get = client->Get(canaries, ns, flags.canary);
   json canary = co_await std::move(get);
   canary_out = canary;
-  auto fetch = FetchTemplates(*client, canary);
+  // The controller's parse, so a spec it would refuse is refused here with the field. Replaying
+  // needs only the metrics, so a provider with builtin queries but no router yet is accepted.
+  std::vector<std::string> providers = routing::RouterRegistry::Builtin().Names();
+  for (const auto& p : analysis::BuiltinProviders())
+    if (std::find(providers.begin(), providers.end(), p) == providers.end()) providers.push_back(p);
+  auto parsed = api::ParseCanarySpec(canary, providers);
+  if (auto* error = std::get_if<api::SpecError>(&parsed))
+    throw std::invalid_argument("Canary " + ns + "/" + flags.canary + ": " + error->ToString());
+  const api::CanarySpec spec = std::get<api::CanarySpec>(std::move(parsed));
+  auto fetch = FetchTemplates(*client, canary, spec);
   auto objects = std::make_shared<std::map<std::string, json>>(co_await std::move(fetch));
   analysis::ObjectLookup lookup = [objects](const std::string& k, const std::string& n,
                                               const std::string& name) -> kube::ObjectPtr {
     auto it = objects->find(k + "/" + n + "/" + name);
     return it == objects->end() ? nullptr : std::make_shared<const json>(it->second);
   };
-  if (!step) {
-    std::string interval = canary.value("spec", json::object()).value("analysis", json::object()).value("interval", "60s");
-    step = core::ParseDuration(interval);
-    if (!step || step->count() <= 0)
-      throw std::invalid_argument("Canary " + ns + "/" + flags.canary + ": spec.analysis.interval \"" + interval +
-                                  "\" is not a duration; pass --step");
-  }
+  if (!step) step = spec.analysis.interval;
   if (static_cast<size_t>((to - from) / *step) + 1 > kMaxSteps)
     throw std::invalid_argument("the window holds more than " + std::to_string(kMaxSteps) +
                                 " steps; pass a larger --step or a shorter window");
@@ -141,7 +146,7 @@ asio::awaitable<std::vector<Row>> Replay(asio::any_io_executor ex, std::shared_p
   std::vector<Row> rows;
   for (core::TimePoint t = from; t <= to; t += *step) {
     analysis::AnalysisOutcome outcome;
-    auto check = checker->CheckAt(canary, lookup, t, outcome);
+    auto check = checker->CheckAt(canary, spec, lookup, t, outcome);
     co_await std::move(check);
     for (auto& m : outcome.metrics) rows.push_back({t, std::move(m)});
   }

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "core/duration.h"
+#include "core/url.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
 
@@ -227,7 +228,7 @@ struct LoadTester::Impl {
   void ParseLoad(const json& metadata, Task& task) {
     task.target = MetaString(metadata, "url");
     try {
-      net::SplitUrl(task.target);
+      core::SplitUrl(task.target);
     } catch (const std::exception& e) {
       throw BadRequest(std::string("metadata.url ") + e.what());
     }
@@ -261,7 +262,7 @@ struct LoadTester::Impl {
   // Requests leave at a steady rate whatever the answers' latency; past max_in_flight a
   // tick is skipped (and counted) rather than queued, so a dead target cannot pile up work.
   asio::awaitable<void> RunLoad(std::shared_ptr<Task> task) {
-    std::pair<std::string, std::string> url = net::SplitUrl(task->target);
+    std::pair<std::string, std::string> url = core::SplitUrl(task->target);
     net::ClientConfig config;
     config.server = url.first;
     config.tls.insecure_skip_verify = true;  // load against a test endpoint, not a trust decision

@@ -141,8 +141,4 @@ class HttpClient {
 std::shared_ptr<HttpClient> MakeHttpClient(boost::asio::any_io_executor executor, ClientConfig config,
                                            ClientOptions options = {});
 
-// "http://a:8080/gate/check?x=1" -> {"http://a:8080", "/gate/check?x=1"}. Throws
-// std::invalid_argument for what is not an http(s) URL with a host.
-std::pair<std::string, std::string> SplitUrl(const std::string& url);
-
 }  // namespace sluice::net

@@ -296,7 +296,7 @@ asio::awaitable<void> CanaryController::Reconcile(std::string key) {
   analysis::AnalysisPlan plan = PlanAnalysis(input);
   analysis::AnalysisOutcome outcome;
   if (!plan.Empty()) {
-    auto eval = analysis_->Evaluate(canary, plan, status, lookup_);
+    auto eval = analysis_->Evaluate(canary, pass.spec, plan, status, lookup_);
     outcome = co_await std::move(eval);
   }
   pass.decision = Step(input, outcome);
@@ -338,7 +338,7 @@ asio::awaitable<void> CanaryController::Execute(Pass& pass) {
         break;
       }
       case Action::Type::kRunWebhooks: {
-        auto run = analysis_->RunWebhooks(canary, a.webhook_type, pass.decision.status, lookup_);
+        auto run = analysis_->RunWebhooks(canary, pass.spec, a.webhook_type, pass.decision.status, lookup_);
         co_await std::move(run);
         break;
       }
@@ -363,10 +363,10 @@ asio::awaitable<void> CanaryController::Execute(Pass& pass) {
 void CanaryController::FireEventWebhooks(const Pass& pass) {
   asio::co_spawn(
       client_->executor(),
-      [analysis = analysis_, canary = pass.canary, status = pass.decision.status,
+      [analysis = analysis_, canary = pass.canary, spec = pass.spec, status = pass.decision.status,
        lookup = lookup_]() -> asio::awaitable<void> {
         std::string type = "event";
-        auto run = analysis->RunWebhooks(*canary, type, status, lookup);
+        auto run = analysis->RunWebhooks(*canary, spec, type, status, lookup);
         co_await std::move(run);
       },
       asio::detached);

@@ -75,6 +75,7 @@ spec:
   analysis:
     interval: 1m
     threshold: 3
+    stepWeight: 10
     metrics:
       - name: shop-rate
         templateRef:

@@ -11,6 +11,7 @@
 #include "analysis/builtin_metrics.h"
 #include "analysis/metric_checks.h"
 #include "analysis/query_template.h"
+#include "api/canary_spec.h"
 #include "core/base64.h"
 #include "tests/analysis/prom_harness.h"
 #include "tests/support/skip.h"
@@ -31,7 +32,12 @@ namespace {
 
 core::TimePoint At(minutes m) { return BackfillStart() + m; }
 
+// A valid Canary (the spec is parsed as the controller parses it) with these metrics.
 json CanaryWith(const json& metrics, const std::string& provider = "gatewayapi") {
+  json analysis = {{"interval", "1m"}, {"metrics", metrics}};
+  // The kubernetes provider only switches (blue/green): it runs a number of iterations.
+  if (provider == "kubernetes") analysis["iterations"] = 5;
+  else analysis["stepWeight"] = 10;
   return {{"apiVersion", "sluice.dev/v1beta1"},
           {"kind", "Canary"},
           {"metadata", {{"name", "web"}, {"namespace", "shop"}}},
@@ -39,7 +45,14 @@ json CanaryWith(const json& metrics, const std::string& provider = "gatewayapi")
            {{"provider", provider},
             {"targetRef", {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"name", "web"}}},
             {"service", {{"port", 8080}}},
-            {"analysis", {{"interval", "1m"}, {"metrics", metrics}}}}}};
+            {"analysis", analysis}}}};
+}
+
+// The spec as the controller parses it (every provider with builtin queries is allowed).
+api::CanarySpec SpecOf(const json& canary) {
+  auto parsed = api::ParseCanarySpec(canary, {"gatewayapi", "istio", "nginx", "kubernetes"});
+  if (auto* e = std::get_if<api::SpecError>(&parsed)) FAIL("the test Canary is invalid: " << e->ToString());
+  return std::get<api::CanarySpec>(parsed);
 }
 
 // Objects the checker may look up, as the controller's caches would hold them.
@@ -75,7 +88,8 @@ struct Checker {
   }
   analysis::AnalysisOutcome Run(const json& canary, core::TimePoint at, const Objects& objects = {}) {
     analysis::AnalysisOutcome outcome;
-    Await(io, checker->CheckAt(canary, objects.Lookup(), at, outcome));
+    api::CanarySpec spec = SpecOf(canary);
+    Await(io, checker->CheckAt(canary, spec, objects.Lookup(), at, outcome));
     return outcome;
   }
 };
@@ -156,10 +170,11 @@ TEST_CASE("spec.metricsServer points a Canary at its own Prometheus over the con
   auto outcome = c.Run(canary, At(minutes(20)));
   REQUIRE(outcome.metrics.size() == 1);
   CHECK(outcome.metrics[0].verdict == "Pass");
+  // A bad address is refused with the spec, before any query.
   canary["spec"]["metricsServer"] = 42;
-  auto bad = c.Run(canary, At(minutes(20)));
-  CHECK(bad.metrics[0].verdict == "Error");
-  CHECK_THAT(bad.metrics[0].message, Contains("spec.metricsServer must be a non-empty string"));
+  auto bad = api::ParseCanarySpec(canary, {"gatewayapi"});
+  REQUIRE(std::holds_alternative<api::SpecError>(bad));
+  CHECK(std::get<api::SpecError>(bad).ToString() == "spec.metricsServer: must be a string, got 42");
 }
 
 TEST_CASE("MetricTemplates from the lookup give query and address and Secret and refusals name the template",
@@ -189,12 +204,10 @@ TEST_CASE("MetricTemplates from the lookup give query and address and Secret and
       {{"name", "absent-template"}, {"templateRef", {{"name", "nope"}}}, {"thresholdRange", {{"min", 1}}}},
       {{"name", "absent-secret"}, {"templateRef", {{"name", "no-secret-here"}}}, {"thresholdRange", {{"min", 1}}}},
       {{"name", "inline-without-address"}, {"query", "vector(1)"}},
-      {{"name", "both"}, {"query", "vector(1)"}, {"templateRef", {{"name", "steady"}}}},
-      {{"name", "bad-range"}, {"query", "vector(1)"}, {"thresholdRange", {{"min", 5}, {"max", 1}}}},
       {{"name", "latency"}},  // not a builtin name and no query
   });
   auto outcome = c.Run(CanaryWith(metrics), At(minutes(10)), objects);
-  REQUIRE(outcome.metrics.size() == 9);
+  REQUIRE(outcome.metrics.size() == 7);
   CHECK(outcome.metrics[0].verdict == "Pass");
   CHECK(outcome.metrics[0].value == 99.5);
   CHECK(outcome.metrics[1].verdict == "Pass");  // Prometheus without auth ignores the bearer token
@@ -207,9 +220,20 @@ TEST_CASE("MetricTemplates from the lookup give query and address and Secret and
   CHECK_THAT(outcome.metrics[4].message, Contains("MetricTemplate shop/no-secret-here: spec.provider.secretRef: "
                                                   "Secret shop/absent not found"));
   CHECK_THAT(outcome.metrics[5].message, Contains("no Prometheus address"));
-  CHECK_THAT(outcome.metrics[6].message, Contains("set one of templateRef and query"));
-  CHECK_THAT(outcome.metrics[7].message, Contains("thresholdRange: min 5 is greater than max 1"));
-  CHECK_THAT(outcome.metrics[8].message, Contains("\"latency\" is not a builtin metric"));
+  CHECK_THAT(outcome.metrics[6].message, Contains("\"latency\" is not a builtin metric"));
+  // What the spec alone shows wrong is refused with the spec, naming the field.
+  auto both = api::ParseCanarySpec(
+      CanaryWith(json::array({{{"name", "both"}, {"query", "vector(1)"}, {"templateRef", {{"name", "steady"}}}}})),
+      {"gatewayapi"});
+  REQUIRE(std::holds_alternative<api::SpecError>(both));
+  CHECK(std::get<api::SpecError>(both).ToString() ==
+        "spec.analysis.metrics[0].query: cannot be set together with templateRef: choose one");
+  auto bad_range = api::ParseCanarySpec(
+      CanaryWith(json::array({{{"name", "bad-range"}, {"query", "vector(1)"}, {"thresholdRange", {{"min", 5}, {"max", 1}}}}})),
+      {"gatewayapi"});
+  REQUIRE(std::holds_alternative<api::SpecError>(bad_range));
+  CHECK(std::get<api::SpecError>(bad_range).ToString() ==
+        "spec.analysis.metrics[0].thresholdRange.min: must not be greater than max (1), got 5");
   for (size_t i = 2; i < outcome.metrics.size(); ++i) CHECK(outcome.metrics[i].verdict == "Error");
   REQUIRE(outcome.check_failure);
   CHECK_THAT(*outcome.check_failure, StartsWith("metric not-rendering: template"));
@@ -242,7 +266,8 @@ TEST_CASE("builtin metrics of every provider give the exact canary and primary v
     CHECK(outcome.metrics[1].verdict == "Pass");
 
     // The same templates render the primary side for the judge.
-    TemplateContext primary = ContextForMetric(canary, metrics[0]).ForPrimary();
+    api::CanarySpec spec = SpecOf(canary);
+    TemplateContext primary = ContextForMetric(canary, spec, spec.analysis.metrics[0]).ForPrimary();
     for (const auto& [metric, expected] : std::vector<std::pair<std::string, double>>{
              {"request-success-rate", 100}, {"request-duration", 49.5}}) {
       std::string q = RenderQuery(metric, *BuiltinQuery(metric, routing), primary);
@@ -277,11 +302,17 @@ TEST_CASE("a metric with compare is judged against the primary over the same win
   REQUIRE_PROMETHEUS();
   Checker c(SharedPrometheus().address());
   // Canary p99 99.5 ms against the primary's 49.5 ms; success 95% against 100%.
+  // Metric names are unique within a Canary: the second use of each builtin is its query inline.
   json metrics = json::array({
       {{"name", "request-duration"}, {"compare", {{"confidence", 0.95}}}},
       {{"name", "request-success-rate"}, {"compare", {{"allowedDecrease", 10}}}},
-      {{"name", "request-success-rate"}, {"interval", "2m"}, {"compare", {{"allowedDecrease", 1}}}},
-      {{"name", "request-duration"}, {"compare", {{"confidence", 2}}}},
+      {{"name", "success-rate-2m"},
+       {"query", *BuiltinQuery("request-success-rate", "istio")},
+       {"interval", "2m"},
+       {"compare", {{"allowedDecrease", 1}}}},
+      {{"name", "duration-bad-confidence"},
+       {"query", *BuiltinQuery("request-duration", "istio")},
+       {"compare", {{"confidence", 2}}}},
   });
   auto outcome = c.Run(CanaryWith(metrics, "istio"), At(minutes(20)));
   REQUIRE(outcome.metrics.size() == 4);
@@ -315,7 +346,8 @@ TEST_CASE("a comparison without data yet does not fail a young rollout, and does
   young.phase = api::Phase::kProgressing;
   young.last_transition = clock.Now() - std::chrono::minutes(2);  // the window is 9 intervals of 1m
   analysis::AnalysisOutcome warming;
-  Await(io, checker->Check(canary, young, lookup, warming));
+  api::CanarySpec spec = SpecOf(canary);
+  Await(io, checker->Check(canary, spec, young, lookup, warming));
   REQUIRE(warming.metrics.size() == 1);
   CHECK(warming.metrics[0].verdict == "NoData");
   CHECK_THAT(warming.metrics[0].message, Contains("warming up"));
@@ -324,7 +356,7 @@ TEST_CASE("a comparison without data yet does not fail a young rollout, and does
   api::CanaryStatus old = young;
   old.last_transition = clock.Now() - std::chrono::minutes(30);
   analysis::AnalysisOutcome late;
-  Await(io, checker->Check(canary, old, lookup, late));
+  Await(io, checker->Check(canary, spec, old, lookup, late));
   CHECK(late.metrics[0].verdict == "NoData");
   REQUIRE(late.check_failure);
   CHECK_THAT(*late.check_failure, StartsWith("metric request-duration:"));
@@ -332,7 +364,8 @@ TEST_CASE("a comparison without data yet does not fail a young rollout, and does
   // A plain threshold metric gets no such grace: no data never passes.
   json plain = CanaryWith(json::array({{{"name", "request-duration"}, {"thresholdRange", {{"max", 500}}}}}), "istio");
   analysis::AnalysisOutcome strict;
-  Await(io, checker->Check(plain, young, lookup, strict));
+  api::CanarySpec plain_spec = SpecOf(plain);
+  Await(io, checker->Check(plain, plain_spec, young, lookup, strict));
   REQUIRE(strict.check_failure);
 }
 
@@ -356,9 +389,10 @@ TEST_CASE("figures: analysis time per step and queries per second", "[.][bench]"
   constexpr int kCanaries = 100;
   std::vector<analysis::AnalysisOutcome> outcomes(kCanaries);
   analysis::ObjectLookup none;  // outlives the spawned checks, which hold a reference
+  const api::CanarySpec spec = SpecOf(canary);  // likewise
   start = std::chrono::steady_clock::now();
   for (int i = 0; i < kCanaries; ++i)
-    boost::asio::co_spawn(c.io, c.checker->CheckAt(canary, none, At(minutes(15)), outcomes[i]),
+    boost::asio::co_spawn(c.io, c.checker->CheckAt(canary, spec, none, At(minutes(15)), outcomes[i]),
                           boost::asio::detached);
   c.io.restart();
   c.io.run();

@@ -5,6 +5,8 @@
 #include <chrono>
 
 #include "analysis/webhooks.h"
+#include "api/canary_spec.h"
+#include "core/url.h"
 #include "net/http_client.h"
 #include "tests/analysis/webhook_receiver.h"
 
@@ -41,6 +43,15 @@ analysis::WebhookDefaults FastRetries() {
   return d;
 }
 
+// The webhooks as the controller hands them over: parsed and validated with the spec.
+api::CanarySpec SpecOf(const json& canary) {
+  auto parsed = api::ParseWebhooks(canary["spec"]["analysis"]["webhooks"]);
+  if (auto* e = std::get_if<api::SpecError>(&parsed)) FAIL("invalid test webhooks: " << e->ToString());
+  api::CanarySpec spec;
+  spec.analysis.webhooks = std::get<std::vector<api::WebhookSpec>>(parsed);
+  return spec;
+}
+
 analysis::AnalysisOutcome Evaluate(const json& canary, const analysis::AnalysisPlan& plan,
                                  analysis::WebhookDefaults defaults = FastRetries()) {
   boost::asio::io_context io;
@@ -48,7 +59,8 @@ analysis::AnalysisOutcome Evaluate(const json& canary, const analysis::AnalysisP
   analysis::AnalysisOutcome outcome;
   api::CanaryStatus status = Progressing();
   analysis::ObjectLookup lookup;
-  RunCoroutine(io, gates.Evaluate(canary, plan, status, lookup, outcome));
+  api::CanarySpec spec = SpecOf(canary);
+  RunCoroutine(io, gates.Evaluate(canary, spec, plan, status, lookup, outcome));
   return outcome;
 }
 
@@ -208,19 +220,21 @@ TEST_CASE("an unreachable receiver is retried and then fails the check", "[analy
   CHECK_THAT(*outcome.check_failure, Contains("rollout webhook gone") && Contains("failed:"));
 }
 
-TEST_CASE("a malformed webhook entry fails its gate with the field named", "[analysis][webhooks]") {
+TEST_CASE("a malformed webhook entry is refused with the spec, naming the field", "[analysis][webhooks]") {
   json hook = Hook("bad", "rollout", "http://127.0.0.1:1/x");
   hook["timeout"] = "ten seconds";
-  auto outcome = Evaluate(Canary(json::array({hook})), Checks());
-  REQUIRE(outcome.check_failure);
-  CHECK_THAT(*outcome.check_failure, Contains("spec.analysis.webhooks[0].timeout"));
+  auto bad_timeout = api::ParseWebhooks(json::array({hook}));
+  REQUIRE(std::holds_alternative<api::SpecError>(bad_timeout));
+  CHECK(std::get<api::SpecError>(bad_timeout).field == "spec.analysis.webhooks[0].timeout");
 
   json ftp = Hook("ftp", "confirm-promotion", "ftp://example.com/");
+  auto bad_url = api::ParseWebhooks(json::array({ftp}));
+  REQUIRE(std::holds_alternative<api::SpecError>(bad_url));
+  CHECK(std::get<api::SpecError>(bad_url).field == "spec.analysis.webhooks[0].url");
+  CHECK_THAT(std::get<api::SpecError>(bad_url).message, Contains("not an http:// or https:// URL"));
+
   analysis::AnalysisPlan plan;
   plan.confirm_promotion = true;
-  auto gate = Evaluate(Canary(json::array({ftp})), plan);
-  CHECK_FALSE(gate.confirm_promotion_open);
-
   auto none = Evaluate(Canary(json::array()), plan);
   CHECK(none.confirm_promotion_open);
 }
@@ -238,8 +252,9 @@ TEST_CASE("post-rollout and event webhooks are fired with their payloads", "[ana
   json canary = Canary(hooks);
   const std::string post = "post-rollout";
   const std::string event = "event";
-  RunCoroutine(io, gates.Fire(canary, post, status, lookup));
-  RunCoroutine(io, gates.Fire(canary, event, status, lookup));
+  api::CanarySpec spec = SpecOf(canary);
+  RunCoroutine(io, gates.Fire(canary, spec, post, status, lookup));
+  RunCoroutine(io, gates.Fire(canary, spec, event, status, lookup));
   auto after = rx.Got("/after");
   REQUIRE(after.size() == 1);
   CHECK(after[0].body["phase"] == "Succeeded");
@@ -252,8 +267,8 @@ TEST_CASE("post-rollout and event webhooks are fired with their payloads", "[ana
 }
 
 TEST_CASE("URLs split into origin and target", "[analysis][webhooks]") {
-  CHECK(net::SplitUrl("http://a:8080/gate/check?x=1") == std::pair<std::string, std::string>("http://a:8080", "/gate/check?x=1"));
-  CHECK(net::SplitUrl("https://hooks.slack.com") == std::pair<std::string, std::string>("https://hooks.slack.com", "/"));
-  CHECK_THROWS_WITH(net::SplitUrl("ftp://x/"), Contains("not an http:// or https:// URL"));
-  CHECK_THROWS_WITH(net::SplitUrl("http:///x"), Contains("has no host"));
+  CHECK(core::SplitUrl("http://a:8080/gate/check?x=1") == std::pair<std::string, std::string>("http://a:8080", "/gate/check?x=1"));
+  CHECK(core::SplitUrl("https://hooks.slack.com") == std::pair<std::string, std::string>("https://hooks.slack.com", "/"));
+  CHECK_THROWS_WITH(core::SplitUrl("ftp://x/"), Contains("not an http:// or https:// URL"));
+  CHECK_THROWS_WITH(core::SplitUrl("http:///x"), Contains("has no host"));
 }

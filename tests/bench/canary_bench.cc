@@ -241,14 +241,14 @@ class BenchCluster {
 // stays mid-rollout at its first weight, still analysed every interval.
 class HoldAtFirstStep final : public sluice::analysis::AnalysisRunner {
  public:
-  asio::awaitable<sluice::analysis::AnalysisOutcome> Evaluate(const json&, const sluice::analysis::AnalysisPlan&,
+  asio::awaitable<sluice::analysis::AnalysisOutcome> Evaluate(const json&, const sluice::api::CanarySpec&, const sluice::analysis::AnalysisPlan&,
                                                             const sluice::api::CanaryStatus& status,
                                                             const sluice::analysis::ObjectLookup&) override {
     sluice::analysis::AnalysisOutcome o;
     o.confirm_traffic_increase_open = status.canary_weight == 0;
     co_return o;
   }
-  asio::awaitable<void> RunWebhooks(const json&, const std::string&, const sluice::api::CanaryStatus&,
+  asio::awaitable<void> RunWebhooks(const json&, const sluice::api::CanarySpec&, const std::string&, const sluice::api::CanaryStatus&,
                                     const sluice::analysis::ObjectLookup&) override {
     co_return;
   }

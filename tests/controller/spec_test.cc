@@ -150,3 +150,90 @@ TEST_CASE("the status round-trips through JSON, so a restart resumes at the same
   CHECK(StatusFromJson(json::parse(R"({"phase": "Dancing", "canaryWeight": "x"})")).phase == Phase::kInitializing);
   CHECK(StatusFromJson(json("garbage")).phase == Phase::kInitializing);
 }
+
+TEST_CASE("metrics and webhooks are parsed once into typed entries", "[spec]") {
+  json c = ValidCanary();
+  c["spec"]["analysis"]["metrics"] = json::parse(R"j([
+    {"name": "request-success-rate", "interval": "1m", "thresholdRange": {"min": 99}},
+    {"name": "latency", "templateRef": {"name": "p99", "namespace": "ops"}, "templateVariables": {"q": "0.99"},
+     "thresholdRange": {"max": 500}},
+    {"name": "errors", "query": "sum(rate(x[1m]))", "compare": {"confidence": 0.95}}])j");
+  c["spec"]["analysis"]["webhooks"] = json::parse(R"([
+    {"name": "gate", "type": "confirm-promotion", "url": "http://gate.test/approve"},
+    {"name": "load", "url": "https://load.test/", "timeout": "15s", "retries": 4, "metadata": {"cmd": "hey"}}])");
+  c["spec"]["metricsServer"] = "http://prometheus.monitoring:9090";
+  auto result = ParseCanarySpec(c, kProviders);
+  REQUIRE(std::holds_alternative<CanarySpec>(result));
+  const auto& a = std::get<CanarySpec>(result).analysis;
+  REQUIRE(a.metrics.size() == 3);
+  CHECK(a.metrics[0].interval == 60s);
+  CHECK(a.metrics[0].min == 99);
+  CHECK_FALSE(a.metrics[0].max);
+  CHECK(a.metrics[1].template_name == "p99");
+  CHECK(a.metrics[1].template_namespace == "ops");
+  CHECK(a.metrics[1].template_variables.at("q") == "0.99");
+  CHECK(a.metrics[2].query == "sum(rate(x[1m]))");
+  CHECK(a.metrics[2].compare["confidence"] == 0.95);
+  REQUIRE(a.webhooks.size() == 2);
+  CHECK(a.webhooks[0].type == "confirm-promotion");
+  CHECK_FALSE(a.webhooks[0].timeout);  // the controller's default applies
+  CHECK(a.webhooks[1].type == "rollout");
+  CHECK(a.webhooks[1].timeout == 15s);
+  CHECK(a.webhooks[1].retries == 4);
+  CHECK(a.webhooks[1].metadata["cmd"] == "hey");
+  CHECK(std::get<CanarySpec>(result).metrics_server == "http://prometheus.monitoring:9090");
+}
+
+TEST_CASE("a bad metric or webhook is an invalid spec naming the field", "[spec]") {
+  auto with = [](const char* list, const char* items) {
+    json c = ValidCanary();
+    c["spec"]["analysis"][list] = json::parse(items);
+    return ErrorOf(c);
+  };
+  SECTION("metrics[i].interval that is not a duration (it used to become 60s in silence)") {
+    auto e = with("metrics", R"([{"name": "ok"}, {"name": "rate", "interval": "soon"}])");
+    CHECK(e.field == "spec.analysis.metrics[1].interval");
+    CHECK_THAT(e.message, Catch::Contains("duration of at least 1s"));
+    CHECK_THAT(e.message, Catch::Contains("\"soon\""));
+  }
+  SECTION("metrics[i].interval below a second") {
+    CHECK(with("metrics", R"([{"name": "rate", "interval": "500ms"}])").field == "spec.analysis.metrics[0].interval");
+  }
+  SECTION("two metrics with one name") {
+    auto e = with("metrics", R"([{"name": "rate"}, {"name": "latency"}, {"name": "rate"}])");
+    CHECK(e.field == "spec.analysis.metrics[2].name");
+    CHECK_THAT(e.message, Catch::Contains("\"rate\" is used by an earlier entry"));
+  }
+  SECTION("a metric without a name") {
+    CHECK(with("metrics", R"([{"query": "up"}])").field == "spec.analysis.metrics[0].name");
+  }
+  SECTION("a thresholdRange bound that is not a number") {
+    auto e = with("metrics", R"([{"name": "rate", "thresholdRange": {"min": "99"}}])");
+    CHECK(e.field == "spec.analysis.metrics[0].thresholdRange.min");
+  }
+  SECTION("templateVariables that are not strings") {
+    auto e = with("metrics", R"([{"name": "rate", "templateRef": {"name": "t"}, "templateVariables": {"n": 1}}])");
+    CHECK(e.field == "spec.analysis.metrics[0].templateVariables.n");
+  }
+  SECTION("webhooks[i].timeout that is not a duration") {
+    auto e = with("webhooks", R"([{"name": "load", "url": "http://l/", "timeout": "ten seconds"}])");
+    CHECK(e.field == "spec.analysis.webhooks[0].timeout");
+    CHECK_THAT(e.message, Catch::Contains("\"ten seconds\""));
+  }
+  SECTION("webhooks[i].retries out of range") {
+    auto e = with("webhooks", R"([{"name": "load", "url": "http://l/", "retries": 11}])");
+    CHECK(e.field == "spec.analysis.webhooks[0].retries");
+  }
+  SECTION("an unknown webhook type") {
+    auto e = with("webhooks", R"([{"name": "x", "type": "pre-promotion", "url": "http://l/"}])");
+    CHECK(e.field == "spec.analysis.webhooks[0].type");
+    CHECK_THAT(e.message, Catch::Contains("confirm-promotion"));
+  }
+  SECTION("two webhooks with one name") {
+    CHECK(with("webhooks", R"([{"name": "x", "url": "http://a/"}, {"name": "x", "url": "http://b/"}])").field ==
+          "spec.analysis.webhooks[1].name");
+  }
+  SECTION("metrics that are not a list") {
+    CHECK(with("metrics", R"({"name": "rate"})").field == "spec.analysis.metrics");
+  }
+}

@@ -17,7 +17,7 @@ namespace sluice::testing {
 
 namespace asio = boost::asio;
 
-asio::awaitable<analysis::AnalysisOutcome> ScriptedAnalysis::Evaluate(const nlohmann::json&,
+asio::awaitable<analysis::AnalysisOutcome> ScriptedAnalysis::Evaluate(const nlohmann::json&, const api::CanarySpec&,
                                                                     const analysis::AnalysisPlan& plan,
                                                                     const api::CanaryStatus&,
                                                                     const analysis::ObjectLookup&) {

@@ -23,10 +23,10 @@ class ScriptedAnalysis final : public analysis::AnalysisRunner {
   std::atomic<bool> promotion_gate_open{true};
   std::atomic<int> evaluations{0};
 
-  boost::asio::awaitable<analysis::AnalysisOutcome> Evaluate(const nlohmann::json&, const analysis::AnalysisPlan& plan,
+  boost::asio::awaitable<analysis::AnalysisOutcome> Evaluate(const nlohmann::json&, const api::CanarySpec&, const analysis::AnalysisPlan& plan,
                                                            const api::CanaryStatus&,
                                                            const analysis::ObjectLookup&) override;
-  boost::asio::awaitable<void> RunWebhooks(const nlohmann::json&, const std::string&, const api::CanaryStatus&,
+  boost::asio::awaitable<void> RunWebhooks(const nlohmann::json&, const api::CanarySpec&, const std::string&, const api::CanaryStatus&,
                                            const analysis::ObjectLookup&) override {
     co_return;
   }
