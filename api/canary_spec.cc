@@ -136,11 +136,12 @@ void ParseAnalysis(const Reader& spec, CanarySpec& out) {
   a.has_match = match && match->is_array() && !match->empty();
   if (a.has_match && a.iterations == 0)
     analysis.Fail("iterations", "is required with analysis.match (A/B testing runs for a number of iterations)");
-  bool progressive = a.iterations == 0 && out.provider != "kubernetes";
+  bool progressive = a.iterations == 0 && out.provider_weighted;
   if (progressive && a.step_weight == 0 && a.step_weights.empty())
     analysis.Fail("stepWeight", "is required for a progressive canary (or set stepWeights, or iterations for blue/green)");
-  if (out.provider == "kubernetes" && a.iterations == 0)
-    analysis.Fail("iterations", "is required with provider kubernetes (blue/green switches after the iterations)");
+  if (!out.provider_weighted && a.iterations == 0)
+    analysis.Fail("iterations", "is required with provider " + out.provider +
+                                    " (it cannot split traffic by weight: blue/green switches after the iterations)");
   if (const json* metrics = analysis.Get("metrics")) {
     auto parsed = ParseMetrics(*metrics, analysis.path + ".metrics");
     if (auto* e = std::get_if<SpecError>(&parsed)) return analysis.FailAt(*e);
@@ -265,18 +266,21 @@ std::variant<std::vector<WebhookSpec>, SpecError> ParseWebhooks(const json& webh
   return ParseNamedList<WebhookSpec>(webhooks, path, ParseWebhook);
 }
 
-std::variant<CanarySpec, SpecError> ParseCanarySpec(const json& canary, const std::vector<std::string>& providers) {
+std::variant<CanarySpec, SpecError> ParseCanarySpec(const json& canary, const std::vector<ProviderInfo>& providers) {
   std::optional<SpecError> error;
   static const json kEmpty = json::object();
   const json& spec_obj = canary.contains("spec") && canary["spec"].is_object() ? canary["spec"] : kEmpty;
   Reader spec{spec_obj, "spec", error};
   if (!canary.contains("spec")) return SpecError{"spec", "is required"};
   CanarySpec out;
-  out.provider = spec.String("provider", "gatewayapi");
-  if (std::find(providers.begin(), providers.end(), out.provider) == providers.end()) {
-    std::string known;
-    for (const auto& p : providers) known += (known.empty() ? "" : ", ") + p;
-    spec.Fail("provider", "unknown provider \"" + out.provider + "\"; supported: " + known);
+  out.provider = spec.String("provider", kDefaultProvider);
+  auto known = std::find_if(providers.begin(), providers.end(), [&](const auto& p) { return p.name == out.provider; });
+  if (known == providers.end()) {
+    std::string names;
+    for (const auto& p : providers) names += (names.empty() ? "" : ", ") + p.name;
+    spec.Fail("provider", "unknown provider \"" + out.provider + "\"; supported: " + names);
+  } else {
+    out.provider_weighted = known->weighted;
   }
   ParseTarget(spec, out);
   ParseService(spec, out);

@@ -19,10 +19,11 @@ struct SpecError {
   std::string ToString() const { return field + ": " + message; }
 };
 
-// Validates and converts a Canary's spec. Routing providers known to the registry are passed
-// in so that an unknown one is refused here, with the list of known ones.
+// Validates and converts a Canary's spec. The routing providers the registry knows are passed
+// in, so that an unknown one is refused here with the list of known ones, and a provider that
+// cannot split by weight is held to blue/green.
 std::variant<CanarySpec, SpecError> ParseCanarySpec(const nlohmann::json& canary,
-                                                   const std::vector<std::string>& known_providers);
+                                                   const std::vector<ProviderInfo>& providers);
 
 // spec.analysis.metrics and spec.analysis.webhooks alone (ParseCanarySpec uses them), for
 // callers that hold only that list. `path` prefixes the field in errors. Names must be

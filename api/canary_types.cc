@@ -53,7 +53,7 @@ const char* ToString(Strategy strategy) {
 
 Strategy CanarySpec::strategy() const {
   if (analysis.iterations > 0 && analysis.has_match) return Strategy::kABTesting;
-  if (analysis.iterations > 0 || provider == "kubernetes") return Strategy::kBlueGreen;
+  if (analysis.iterations > 0 || !provider_weighted) return Strategy::kBlueGreen;
   return Strategy::kCanary;
 }
 

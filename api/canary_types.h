@@ -84,8 +84,20 @@ struct AnalysisSpec {
   std::vector<WebhookSpec> webhooks;
 };
 
+// The routing provider a Canary names when spec.provider is empty.
+inline constexpr const char* kDefaultProvider = "gatewayapi";
+
+// What the spec parser must know of a routing provider (the routing registry supplies it).
+struct ProviderInfo {
+  std::string name;
+  // Splits traffic by weight. One that cannot (kubernetes: a Service switch) runs blue/green
+  // only, so a Canary on it needs analysis.iterations.
+  bool weighted = true;
+};
+
 struct CanarySpec {
-  std::string provider = "gatewayapi";
+  std::string provider = kDefaultProvider;
+  bool provider_weighted = true;  // from the provider's ProviderInfo
   std::string target_name;
   std::string service_name;  // service.name, defaulting to the target name
   int service_port = 0;

@@ -107,12 +107,12 @@ void AddRollout(Tree& tree, const json& canary, core::TimePoint now) {
   const json& spec = core::Object(canary, "spec");
   const json& status = core::Object(canary, "status");
   const json& analysis = core::Object(spec, "analysis");
-  auto parsed = api::ParseCanarySpec(canary, routing::RouterRegistry::Builtin().Names());
+  auto parsed = api::ParseCanarySpec(canary, routing::RouterRegistry::Builtin().Providers());
   const auto* valid = std::get_if<api::CanarySpec>(&parsed);
   std::string strategy = valid ? api::ToString(valid->strategy()) : "invalid spec";
   const json& target = core::Object(spec, "targetRef");
   tree.Add(0, "Target: " + Str(target, "kind") + "/" + Str(target, "name") + " (provider " +
-                  (Str(spec, "provider").empty() ? "gatewayapi" : Str(spec, "provider")) + ", " + strategy + ")");
+                  (Str(spec, "provider").empty() ? api::kDefaultProvider : Str(spec, "provider")) + ", " + strategy + ")");
   std::string phase = Str(status, "phase").empty() ? "Unknown" : Str(status, "phase");
   std::string since = Str(status, "lastTransitionTime");
   tree.Add(0, "Phase: " + phase + (since.empty() ? "" : " for " + Age(since, now)) +

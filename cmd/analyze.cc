@@ -121,9 +121,10 @@ asio::awaitable<std::vector<Row>> Replay(asio::any_io_executor ex, std::shared_p
   canary_out = canary;
   // The controller's parse, so a spec it would refuse is refused here with the field. Replaying
   // needs only the metrics, so a provider with builtin queries but no router yet is accepted.
-  std::vector<std::string> providers = routing::RouterRegistry::Builtin().Names();
+  std::vector<api::ProviderInfo> providers = routing::RouterRegistry::Builtin().Providers();
   for (const auto& p : analysis::BuiltinProviders())
-    if (std::find(providers.begin(), providers.end(), p) == providers.end()) providers.push_back(p);
+    if (std::none_of(providers.begin(), providers.end(), [&](const auto& known) { return known.name == p; }))
+      providers.push_back({p, true});
   auto parsed = api::ParseCanarySpec(canary, providers);
   if (auto* error = std::get_if<api::SpecError>(&parsed))
     throw std::invalid_argument("Canary " + ns + "/" + flags.canary + ": " + error->ToString());

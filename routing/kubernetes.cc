@@ -11,6 +11,7 @@ class KubernetesRouter final : public Router {
  public:
   std::string name() const override { return "kubernetes"; }
   std::vector<ObjectKind> Kinds() const override { return {{"v1", "Service"}}; }
+  bool Weighted() const override { return false; }
 
   std::vector<json> Desired(const RouteContext& ctx, const Weights& w) const override {
     // A switch, not a split: any canary weight short of everything stays on the primary.

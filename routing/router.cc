@@ -22,6 +22,12 @@ std::vector<std::string> RouterRegistry::Names() const {
   return names;
 }
 
+std::vector<api::ProviderInfo> RouterRegistry::Providers() const {
+  std::vector<api::ProviderInfo> out;
+  for (const auto& r : routers_) out.push_back({r->name(), r->Weighted()});
+  return out;
+}
+
 json OwnerReference(const RouteContext& ctx) {
   return {{"apiVersion", "sluice.dev/v1beta1"}, {"kind", "Canary"},         {"name", ctx.name},
           {"uid", ctx.uid},                     {"controller", true},       {"blockOwnerDeletion", true}};

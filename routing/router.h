@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "api/canary_types.h"
+
 namespace sluice::routing {
 
 using json = nlohmann::json;
@@ -47,6 +49,8 @@ class Router {
   virtual std::string name() const = 0;
   // The kinds this provider writes (informers watch them; RBAC grants them).
   virtual std::vector<ObjectKind> Kinds() const = 0;
+  // Whether it splits traffic by weight; one that cannot runs blue/green only.
+  virtual bool Weighted() const { return true; }
   // The full desired routing objects at these weights, each with an owner reference to the
   // Canary. Throws std::invalid_argument naming the Canary field when the spec cannot be routed.
   virtual std::vector<json> Desired(const RouteContext& ctx, const Weights& weights) const = 0;
@@ -67,6 +71,8 @@ class RouterRegistry {
   // Throws std::invalid_argument: `unknown provider "x"; supported: gatewayapi, kubernetes`.
   const Router& Get(const std::string& name) const;
   std::vector<std::string> Names() const;
+  // What the spec parser needs of each provider (api::ParseCanarySpec).
+  std::vector<api::ProviderInfo> Providers() const;
 
  private:
   std::vector<std::unique_ptr<Router>> routers_;

@@ -27,7 +27,7 @@ ALLOWED = {
     "controller/gitops": ["analysis", "routing", "api", "kube/runtime", "kube", "apimachinery", "net", "core"],
     "loadtester": ["net", "core"],
     "sandbox/emulator": ["apimachinery", "net", "kube", "core"],
-    "sandbox/sim": ["net", "core"],
+    "sandbox/sim": ["api", "net", "core"],
     "sandbox/demo": ["sandbox/emulator", "sandbox/sim", "analysis", "routing", "api", "kube/runtime", "kube",
                      "apimachinery", "net", "core"],
     "cli": ["analysis", "routing", "api", "kube/runtime", "kube", "apimachinery", "net", "core"],

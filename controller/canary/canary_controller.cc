@@ -241,7 +241,7 @@ asio::awaitable<void> CanaryController::Reconcile(std::string key) {
   pass.name = canary["metadata"].value("name", "");
   api::CanaryStatus status = api::StatusFromJson(canary.value("status", json::object()));
 
-  auto parsed = api::ParseCanarySpec(canary, routing::RouterRegistry::Builtin().Names());
+  auto parsed = api::ParseCanarySpec(canary, routing::RouterRegistry::Builtin().Providers());
   if (auto* err = std::get_if<api::SpecError>(&parsed)) {
     pass.spec_error = err->ToString();
   } else {

@@ -1,5 +1,7 @@
 #include "sandbox/demo/traffic.h"
 
+#include "api/canary_types.h"
+
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -95,7 +97,7 @@ asio::awaitable<sandbox::ClusterView> TrafficService::Read() {
   const json& spec = view.canary["spec"];
   std::string target = spec["targetRef"].value("name", "");
   std::string service = spec["service"].value("name", target);
-  if (auto ref = sandbox::RouteObjectFor(spec.value("provider", "gatewayapi"), service)) {
+  if (auto ref = sandbox::RouteObjectFor(spec.value("provider", api::kDefaultProvider), service)) {
     auto route = GetOrNull(*client_, ref->api_version, ref->kind, options_.ns, ref->name);
     view.route = co_await std::move(route);
   }

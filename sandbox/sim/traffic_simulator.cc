@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "api/canary_types.h"
 #include "core/json_fields.h"
 
 namespace sluice::sandbox {
@@ -266,7 +267,7 @@ std::vector<std::string> SimulatedPods(const json& deployment) {
 TrafficTopology TopologyFromCluster(const ClusterView& view, double load_tester_share) {
   const json& spec = Field(view.canary, "spec");
   TrafficTopology t;
-  t.provider = Str(spec, "provider").empty() ? "gatewayapi" : Str(spec, "provider");
+  t.provider = Str(spec, "provider").empty() ? api::kDefaultProvider : Str(spec, "provider");
   SchemeFor(t.provider);
   t.ns = Str(Field(view.canary, "metadata"), "namespace");
   std::string target = Str(Field(spec, "targetRef"), "name");

@@ -50,7 +50,7 @@ json CanaryWith(const json& metrics, const std::string& provider = "gatewayapi")
 
 // The spec as the controller parses it (every provider with builtin queries is allowed).
 api::CanarySpec SpecOf(const json& canary) {
-  auto parsed = api::ParseCanarySpec(canary, {"gatewayapi", "istio", "nginx", "kubernetes"});
+  auto parsed = api::ParseCanarySpec(canary, {{"gatewayapi", true}, {"istio", true}, {"nginx", true}, {"kubernetes", false}});
   if (auto* e = std::get_if<api::SpecError>(&parsed)) FAIL("the test Canary is invalid: " << e->ToString());
   return std::get<api::CanarySpec>(parsed);
 }
@@ -172,7 +172,7 @@ TEST_CASE("spec.metricsServer points a Canary at its own Prometheus over the con
   CHECK(outcome.metrics[0].verdict == "Pass");
   // A bad address is refused with the spec, before any query.
   canary["spec"]["metricsServer"] = 42;
-  auto bad = api::ParseCanarySpec(canary, {"gatewayapi"});
+  auto bad = api::ParseCanarySpec(canary, {{"gatewayapi", true}});
   REQUIRE(std::holds_alternative<api::SpecError>(bad));
   CHECK(std::get<api::SpecError>(bad).ToString() == "spec.metricsServer: must be a string, got 42");
 }
@@ -224,13 +224,13 @@ TEST_CASE("MetricTemplates from the lookup give query and address and Secret and
   // What the spec alone shows wrong is refused with the spec, naming the field.
   auto both = api::ParseCanarySpec(
       CanaryWith(json::array({{{"name", "both"}, {"query", "vector(1)"}, {"templateRef", {{"name", "steady"}}}}})),
-      {"gatewayapi"});
+      {{"gatewayapi", true}});
   REQUIRE(std::holds_alternative<api::SpecError>(both));
   CHECK(std::get<api::SpecError>(both).ToString() ==
         "spec.analysis.metrics[0].query: cannot be set together with templateRef: choose one");
   auto bad_range = api::ParseCanarySpec(
       CanaryWith(json::array({{{"name", "bad-range"}, {"query", "vector(1)"}, {"thresholdRange", {{"min", 5}, {"max", 1}}}}})),
-      {"gatewayapi"});
+      {{"gatewayapi", true}});
   REQUIRE(std::holds_alternative<api::SpecError>(bad_range));
   CHECK(std::get<api::SpecError>(bad_range).ToString() ==
         "spec.analysis.metrics[0].thresholdRange.min: must not be greater than max (1), got 5");

@@ -9,7 +9,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::vector<std::string> kProviders = {"gatewayapi", "kubernetes"};
+const std::vector<ProviderInfo> kProviders = {{"gatewayapi", true}, {"kubernetes", false}};
 
 json ValidCanary() {
   return json::parse(R"({
