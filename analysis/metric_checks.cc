@@ -23,7 +23,7 @@ constexpr std::chrono::milliseconds kDefaultInterval{60000};
 struct ResolvedMetric {
   std::string template_name;  // names the template in render errors
   std::string query_template;
-  PrometheusOptions provider;
+  ProviderHandle provider;
 };
 
 std::string CanaryName(const json& canary) {
@@ -31,14 +31,16 @@ std::string CanaryName(const json& canary) {
   return m.value("namespace", "default") + "/" + m.value("name", "");
 }
 
-PrometheusOptions DefaultProvider(const MetricCheckerOptions& options, const std::string& where) {
+// Builtin and inline queries are PromQL: they go to the Canary's or the controller's Prometheus.
+ProviderHandle DefaultProvider(const MetricCheckerOptions& options, const std::string& where) {
   if (options.default_address.empty())
     throw std::invalid_argument(where + ": no Prometheus address: set spec.metricsServer, use a templateRef to a "
                                         "MetricTemplate with spec.provider.address, or start the controller with "
                                         "--prometheus-address");
   PrometheusOptions p;
   p.address = options.default_address;
-  return p;
+  p.timeout = options.query_timeout;
+  return PrometheusHandle(p);
 }
 
 // The MetricTemplate ns/name from the cache, with its provider's credentials.
@@ -65,7 +67,8 @@ ResolvedMetric TemplateResolved(const std::string& ns, const std::string& name, 
   ResolvedMetric r;
   r.template_name = template_id;
   r.query_template = spec["query"].get<std::string>();
-  r.provider = PrometheusOptionsFromSpec(provider, secret.get(), options.default_address, template_id);
+  r.provider = MetricProviderRegistry::Builtin().Resolve(
+      {provider, secret.get(), options.default_address, options.query_timeout, template_id});
   return r;
 }
 
@@ -102,7 +105,6 @@ ResolvedMetric Resolve(const json& canary, const api::CanarySpec& spec, const ap
     r.query_template = *builtin;
     r.provider = DefaultProvider(options, where);
   }
-  r.provider.timeout = options.query_timeout;
   return r;
 }
 
@@ -160,19 +162,18 @@ void ApplyThreshold(std::optional<double> min, std::optional<double> max, std::o
   }
 }
 
-std::shared_ptr<PrometheusMetricChecker> PrometheusMetricChecker::Create(asio::any_io_executor executor,
+std::shared_ptr<QueryMetricChecker> QueryMetricChecker::Create(asio::any_io_executor executor,
                                                                          MetricCheckerOptions options) {
-  ProviderFactory factory = [executor](const PrometheusOptions& o) { return MakePrometheusProvider(executor, o); };
-  return std::make_shared<PrometheusMetricChecker>(std::move(options), std::move(factory));
+  return std::make_shared<QueryMetricChecker>(std::move(executor), std::move(options));
 }
 
-PrometheusMetricChecker::PrometheusMetricChecker(MetricCheckerOptions options, ProviderFactory factory)
-    : options_(std::move(options)), factory_(std::move(factory)) {}
+QueryMetricChecker::QueryMetricChecker(asio::any_io_executor executor, MetricCheckerOptions options)
+    : executor_(std::move(executor)), options_(std::move(options)) {}
 
-std::shared_ptr<MetricProvider> PrometheusMetricChecker::ProviderFor(const PrometheusOptions& options) {
-  std::string key = options.CacheKey();
+std::shared_ptr<MetricProvider> QueryMetricChecker::ProviderFor(const ProviderHandle& handle) {
+  const std::string& key = handle.cache_key;
   if (auto it = providers_.find(key); it != providers_.end()) return it->second;
-  auto provider = factory_(options);
+  auto provider = handle.make(executor_);
   providers_[key] = provider;
   provider_order_.push_back(key);
   // Rotated credentials make new keys; the oldest providers are dropped so the map stays small.
@@ -183,7 +184,7 @@ std::shared_ptr<MetricProvider> PrometheusMetricChecker::ProviderFor(const Prome
   return provider;
 }
 
-asio::awaitable<void> PrometheusMetricChecker::Check(const json& canary, const api::CanarySpec& spec,
+asio::awaitable<void> QueryMetricChecker::Check(const json& canary, const api::CanarySpec& spec,
                                                      const api::CanaryStatus& status,
                                                      const analysis::ObjectLookup& lookup,
                                                      analysis::AnalysisOutcome& outcome) {
@@ -197,7 +198,7 @@ asio::awaitable<void> PrometheusMetricChecker::Check(const json& canary, const a
 // The judge needs samples of the canary's own traffic over its whole window: until the
 // rollout is that old, "no data" from a comparison is expected, so it is shown in status but
 // not counted as a failed check (otherwise a short threshold rolls back every new canary).
-void PrometheusMetricChecker::ExcuseWarmingComparisons(const api::CanarySpec& spec, const api::CanaryStatus& status,
+void QueryMetricChecker::ExcuseWarmingComparisons(const api::CanarySpec& spec, const api::CanaryStatus& status,
                                                        core::TimePoint now, size_t first,
                                                        analysis::AnalysisOutcome& outcome) {
   const auto& metrics = spec.analysis.metrics;
@@ -222,7 +223,7 @@ void PrometheusMetricChecker::ExcuseWarmingComparisons(const api::CanarySpec& sp
   }
 }
 
-asio::awaitable<void> PrometheusMetricChecker::CheckAt(const json& canary, const api::CanarySpec& spec,
+asio::awaitable<void> QueryMetricChecker::CheckAt(const json& canary, const api::CanarySpec& spec,
                                                        const analysis::ObjectLookup& lookup, core::TimePoint at,
                                                        analysis::AnalysisOutcome& outcome) {
   for (const api::MetricSpec& metric : spec.analysis.metrics) {
@@ -234,7 +235,7 @@ asio::awaitable<void> PrometheusMetricChecker::CheckAt(const json& canary, const
   }
 }
 
-asio::awaitable<api::MetricResult> PrometheusMetricChecker::Evaluate(const json& canary, const api::CanarySpec& spec,
+asio::awaitable<api::MetricResult> QueryMetricChecker::Evaluate(const json& canary, const api::CanarySpec& spec,
                                                                      const api::MetricSpec& metric,
                                                                      const analysis::ObjectLookup& lookup,
                                                                      core::TimePoint at) {

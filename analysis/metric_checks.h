@@ -1,4 +1,4 @@
-// spec.analysis.metrics evaluated against Prometheus: each metric is a builtin (by name, for
+// spec.analysis.metrics evaluated by their metric providers: each metric is a builtin (by name, for
 // the Canary's routing provider), a MetricTemplate (templateRef) or an inline query; it is
 // rendered, queried at the evaluation time and held against its thresholdRange, or judged
 // against the primary when it has `compare`. The evaluation time is a parameter, so
@@ -29,15 +29,15 @@ struct MetricCheckerOptions {
   size_t max_cached_providers = 64;
 };
 
-// Makes the provider for one address and set of credentials; may throw MetricError.
-using ProviderFactory = std::function<std::shared_ptr<MetricProvider>(const PrometheusOptions&)>;
-
-class PrometheusMetricChecker final : public analysis::MetricChecker {
+// Each metric is answered by the provider its MetricTemplate names (any type in the metric
+// provider registry); builtin and inline queries by the Canary's or the controller's
+// Prometheus. Providers are cached by their connection settings.
+class QueryMetricChecker final : public analysis::MetricChecker {
  public:
-  // Providers talk through transports on `executor` (the controller's io executor).
-  static std::shared_ptr<PrometheusMetricChecker> Create(boost::asio::any_io_executor executor,
-                                                         MetricCheckerOptions options);
-  PrometheusMetricChecker(MetricCheckerOptions options, ProviderFactory factory);
+  // Providers talk through clients on `executor` (the controller's io executor).
+  static std::shared_ptr<QueryMetricChecker> Create(boost::asio::any_io_executor executor,
+                                                    MetricCheckerOptions options);
+  QueryMetricChecker(boost::asio::any_io_executor executor, MetricCheckerOptions options);
 
   boost::asio::awaitable<void> Check(const nlohmann::json& canary, const api::CanarySpec& spec,
                                      const api::CanaryStatus& status, const analysis::ObjectLookup& lookup,
@@ -58,13 +58,13 @@ class PrometheusMetricChecker final : public analysis::MetricChecker {
   size_t cached_providers() const { return providers_.size(); }
 
  private:
-  std::shared_ptr<MetricProvider> ProviderFor(const PrometheusOptions& options);
+  std::shared_ptr<MetricProvider> ProviderFor(const ProviderHandle& handle);
   void ExcuseWarmingComparisons(const api::CanarySpec& spec, const api::CanaryStatus& status, core::TimePoint now,
                                 size_t first, analysis::AnalysisOutcome& outcome);
 
+  boost::asio::any_io_executor executor_;
   MetricCheckerOptions options_;
-  ProviderFactory factory_;
-  std::map<std::string, std::shared_ptr<MetricProvider>> providers_;  // by PrometheusOptions::CacheKey
+  std::map<std::string, std::shared_ptr<MetricProvider>> providers_;  // by ProviderHandle::cache_key
   std::list<std::string> provider_order_;                             // oldest first, for eviction
 };
 

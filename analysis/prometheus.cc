@@ -304,4 +304,17 @@ std::vector<Sample> DecodeRangeResponse(const std::string& query, int http_statu
   return samples;
 }
 
+ProviderHandle PrometheusHandle(const PrometheusOptions& options) {
+  return {options.CacheKey(), [options](asio::any_io_executor executor) {
+            return MakePrometheusProvider(std::move(executor), options);
+          }};
+}
+
+ProviderHandle PrometheusProviderFactory(const ProviderRequest& request) {
+  PrometheusOptions options =
+      PrometheusOptionsFromSpec(request.spec, request.secret, request.fallback_address, request.where);
+  options.timeout = request.timeout;
+  return PrometheusHandle(options);
+}
+
 }  // namespace sluice::analysis

@@ -1,5 +1,5 @@
 // The Prometheus metric provider: instant and range queries on the HTTP API
-// (/api/v1/query, /api/v1/query_range) over kube's HTTP transport, with bearer or basic auth,
+// (/api/v1/query, /api/v1/query_range) over net's HTTP client, with bearer or basic auth,
 // custom headers, TLS (CA or insecureSkipVerify) and a deadline per query.
 #pragma once
 
@@ -43,6 +43,12 @@ std::shared_ptr<MetricProvider> MakePrometheusProvider(boost::asio::any_io_execu
 // Throws std::invalid_argument naming the field and what is expected.
 PrometheusOptions PrometheusOptionsFromSpec(const nlohmann::json& provider, const nlohmann::json* secret,
                                             const std::string& fallback_address, const std::string& where);
+
+// The "prometheus" entry of the metric provider registry: options from the request, one
+// provider per distinct address and credentials.
+ProviderHandle PrometheusProviderFactory(const ProviderRequest& request);
+// The handle for options already in hand (builtin and inline queries).
+ProviderHandle PrometheusHandle(const PrometheusOptions& options);
 
 // Decoding of API answers, apart from the network for unit tests. `query` goes into error
 // messages. Throws MetricError.

@@ -143,7 +143,7 @@ asio::awaitable<std::vector<Row>> Replay(asio::any_io_executor ex, std::shared_p
   analysis::MetricCheckerOptions options;
   options.default_address = flags.prometheus_address;
   options.query_timeout = std::chrono::seconds(flags.query_timeout_seconds);
-  auto checker = analysis::PrometheusMetricChecker::Create(ex, options);
+  auto checker = analysis::QueryMetricChecker::Create(ex, options);
   std::vector<Row> rows;
   for (core::TimePoint t = from; t <= to; t += *step) {
     analysis::AnalysisOutcome outcome;

@@ -91,7 +91,7 @@ std::shared_ptr<canary::CanaryController> CanaryEngine(const ControllerFlags& fl
   analysis::MetricCheckerOptions mo;
   mo.default_address = flags.prometheus_address;
   // Providers and their connections live on the controller's io executor, like the client.
-  auto metric_checks = analysis::PrometheusMetricChecker::Create(io.get_executor(), mo);
+  auto metric_checks = analysis::QueryMetricChecker::Create(io.get_executor(), mo);
   auto runner = analysis::ComposeAnalysis(analysis::MakeWebhookGates(), metric_checks, analysis::MakeAlertSender());
   canary::CanaryControllerOptions co;
   co.ns = flags.ns;

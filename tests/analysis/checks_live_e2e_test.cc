@@ -82,7 +82,7 @@ AnalysisFactory PrometheusAnalysis(const std::string& address) {
     analysis::MetricCheckerOptions o;
     o.default_address = address;
     o.query_timeout = std::chrono::seconds(3);
-    return analysis::ComposeAnalysis(nullptr, analysis::PrometheusMetricChecker::Create(ex, o), nullptr);
+    return analysis::ComposeAnalysis(nullptr, analysis::QueryMetricChecker::Create(ex, o), nullptr);
   };
 }
 

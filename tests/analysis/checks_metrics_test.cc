@@ -79,12 +79,12 @@ json Template(const std::string& name, const std::string& query, const json& pro
 
 struct Checker {
   boost::asio::io_context io;
-  std::shared_ptr<PrometheusMetricChecker> checker;
+  std::shared_ptr<QueryMetricChecker> checker;
   explicit Checker(const std::string& address) {
     MetricCheckerOptions o;
     o.default_address = address;
     o.query_timeout = std::chrono::milliseconds(5000);
-    checker = PrometheusMetricChecker::Create(io.get_executor(), o);
+    checker = QueryMetricChecker::Create(io.get_executor(), o);
   }
   analysis::AnalysisOutcome Run(const json& canary, core::TimePoint at, const Objects& objects = {}) {
     analysis::AnalysisOutcome outcome;
@@ -336,7 +336,7 @@ TEST_CASE("a comparison without data yet does not fail a young rollout, and does
   o.query_timeout = std::chrono::milliseconds(5000);
   o.clock = &clock;
   boost::asio::io_context io;
-  auto checker = PrometheusMetricChecker::Create(io.get_executor(), o);
+  auto checker = QueryMetricChecker::Create(io.get_executor(), o);
   json canary = CanaryWith(json::array({{{"name", "request-duration"}, {"compare", {{"confidence", 0.95}}}}}), "istio");
   analysis::ObjectLookup lookup = [](const std::string&, const std::string&, const std::string&) {
     return kube::ObjectPtr();
