@@ -223,13 +223,15 @@ asio::thread_pool& ExecPool() {
 asio::awaitable<void> BeastTransport::PrepareCredentials() {
   auto credentials = config_.credentials;
   if (credentials->NeedsBlockingRefresh()) {
-    // The credentials go in as a parameter: a coroutine lambda's captures die with the lambda
-    // object, before the coroutine runs on the pool; parameters live in its frame.
+    // Built as named values, then awaited: g++ 12 destroys the argument temporaries of an
+    // awaited call twice (kube/client.h), which freed a lambda's captured shared_ptr early
+    // ("Owner died" from the credentials' mutex). The credentials live in the frame.
     auto refresh = [](std::shared_ptr<Credentials> c) -> asio::awaitable<void> {
       c->BlockingRefresh();
       co_return;
     };
-    co_await asio::co_spawn(ExecPool(), refresh(credentials), use_awaitable);
+    auto on_pool = asio::co_spawn(ExecPool(), refresh(credentials), use_awaitable);
+    co_await std::move(on_pool);
   }
   if (!endpoint_.tls) co_return;
   auto cert = credentials->ClientCertificate();
