@@ -29,11 +29,6 @@ std::string StrAt(const json& obj, std::initializer_list<std::string_view> path,
   return v && v->is_string() ? v->get<std::string>() : fallback;
 }
 
-int64_t Int(const json& obj, std::string_view key, int64_t fallback) {
-  const json* v = Find(obj, key);
-  return v && v->is_number() ? v->get<int64_t>() : fallback;
-}
-
 const json& Object(const json& obj, std::string_view key) {
   static const json kEmpty = json::object();
   const json* v = Find(obj, key);

@@ -5,7 +5,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -22,8 +21,6 @@ std::string Str(const nlohmann::json& obj, std::string_view key);
 // The string at a path of keys; `fallback` when absent or not a string.
 std::string StrAt(const nlohmann::json& obj, std::initializer_list<std::string_view> path,
                   const std::string& fallback = "");
-// The integer at obj[key]; `fallback` when absent or not a number.
-int64_t Int(const nlohmann::json& obj, std::string_view key, int64_t fallback = 0);
 // obj[key] when it is an object, else a shared empty object (so chains of reads never throw).
 const nlohmann::json& Object(const nlohmann::json& obj, std::string_view key);
 
