@@ -28,11 +28,13 @@ ALLOWED = {
     "loadtester": ["net", "core"],
     "sandbox/emulator": ["apimachinery", "net", "kube", "core"],
     "sandbox/sim": ["api", "net", "core"],
+    "sandbox/faults": ["net", "core"],
     "sandbox/demo": ["sandbox/emulator", "sandbox/sim", "analysis", "routing", "api", "kube/runtime", "kube",
                      "apimachinery", "net", "core"],
     "cli": ["analysis", "routing", "api", "kube/runtime", "kube", "apimachinery", "net", "core"],
     "cmd": ["cli", "controller/canary", "controller/gitops", "loadtester", "sandbox/emulator", "sandbox/sim",
-            "sandbox/demo", "analysis", "routing", "api", "kube/runtime", "kube", "apimachinery", "net", "core"],
+            "sandbox/faults", "sandbox/demo", "analysis", "routing", "api", "kube/runtime", "kube", "apimachinery",
+            "net", "core"],
 }
 
 # Folders that must stay pure: no network, no event loop.
