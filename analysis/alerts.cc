@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "api/canary_spec.h"
+#include "api/spec_error.h"
 #include "core/base64.h"
 #include "core/clock.h"
 #include "core/json_fields.h"
@@ -62,7 +64,7 @@ json Facts(const AlertContent& c) {
 
 }  // namespace
 
-AlertContent MakeAlertContent(const json& canary, const analysis::Alert& alert, const json& provider_spec) {
+AlertContent MakeAlertContent(const json& canary, const analysis::Alert& alert, const api::AlertProviderSpec& provider) {
   AlertContent c;
   const json& meta = core::Object(canary, "metadata");
   c.canary = Str(meta, "name");
@@ -72,8 +74,8 @@ AlertContent MakeAlertContent(const json& canary, const analysis::Alert& alert, 
   c.title = c.canary + "." + c.ns + ": " + c.reason;
   c.message = alert.message;
   c.revision = Str(core::Object(canary, "status"), "lastAppliedSpec");
-  c.channel = Str(provider_spec, "channel");
-  c.username = Str(provider_spec, "username");
+  c.channel = provider.channel;
+  c.username = provider.username;
   if (c.username.empty()) c.username = "sluice";
   auto now = core::SystemClock::Instance().Now();
   c.timestamp = core::FormatTime(now);
@@ -159,6 +161,24 @@ asio::awaitable<void> AlertDispatcher::Send(const json& canary, const analysis::
   }
 }
 
+// The address of an AlertProvider: its spec.address, else the key `address` of its Secret.
+std::optional<std::string> AlertDispatcher::Address(const api::AlertProviderSpec& spec, const std::string& ns,
+                                                    const std::string& provider_id, const analysis::ObjectLookup& lookup,
+                                                    std::string& why) {
+  if (!spec.address.empty()) return spec.address;
+  kube::ObjectPtr secret = lookup("Secret", ns, spec.secret_name);
+  std::string encoded = secret ? Str(core::Object(*secret, "data"), "address") : "";
+  auto decoded = core::Base64Decode(encoded);
+  if (!secret || encoded.empty() || !decoded) {
+    why = provider_id + ": Secret " + ns + "/" + spec.secret_name + (secret ? " has no base64 key `address`" : " not found");
+    return std::nullopt;
+  }
+  std::string address = *decoded;
+  while (!address.empty() && (address.back() == '\n' || address.back() == '\r' || address.back() == ' '))
+    address.pop_back();
+  return address;
+}
+
 asio::awaitable<void> AlertDispatcher::SendOne(const json& canary, const analysis::Alert& alert, const json& entry,
                                                size_t index, const analysis::ObjectLookup& lookup) {
   const json& meta = core::Object(canary, "metadata");
@@ -169,67 +189,41 @@ asio::awaitable<void> AlertDispatcher::SendOne(const json& canary, const analysi
     stats_.failed++;
     spdlog::warn("canary {}: alert {} not delivered: {}", who, field, why);
   };
-  if (!entry.is_object()) {
-    fail(field + " must be an object");
+  // The controller refuses a Canary whose alerts do not parse; this guards other callers.
+  auto parsed = api::ParseAlerts(json::array({entry}), "spec.analysis.alerts");
+  if (auto* e = std::get_if<api::SpecError>(&parsed)) {
+    fail(field + e->field.substr(std::string("spec.analysis.alerts[0]").size()) + ": " + e->message);
     co_return;
   }
-  std::string wanted = entry.contains("severity") ? Str(entry, "severity") : "info";
-  if (SeverityRank(wanted) < 0) {
-    fail(field + ".severity \"" + wanted + "\" is not one of info, warn, error");
-    co_return;
-  }
-  if (!SeverityAdmits(wanted, alert.severity)) co_return;
-  const json& ref = core::Object(entry, "providerRef");
-  std::string provider_name = Str(ref, "name");
-  std::string provider_ns = Str(ref, "namespace");
-  if (provider_ns.empty()) provider_ns = Str(meta, "namespace");
-  if (provider_name.empty()) {
-    fail(field + ".providerRef.name is required");
-    co_return;
-  }
-  std::string provider_id = "AlertProvider " + provider_ns + "/" + provider_name;
-  kube::ObjectPtr provider = lookup ? lookup("AlertProvider", provider_ns, provider_name) : nullptr;
+  const api::AlertSpec& want = std::get<std::vector<api::AlertSpec>>(parsed).front();
+  if (!SeverityAdmits(want.severity, alert.severity)) co_return;
+  std::string provider_ns = want.provider_namespace.empty() ? Str(meta, "namespace") : want.provider_namespace;
+  std::string provider_id = "AlertProvider " + provider_ns + "/" + want.provider_name;
+  kube::ObjectPtr provider = lookup ? lookup("AlertProvider", provider_ns, want.provider_name) : nullptr;
   if (!provider) {
     fail(provider_id + " not found");
     co_return;
   }
-  const json& spec = core::Object(*provider, "spec");
-  if (!SeverityAdmits(Str(spec, "severity"), alert.severity)) co_return;
-  if (!Str(spec, "proxy").empty()) {
-    fail(provider_id + ": spec.proxy is not supported; reach the address directly");
-    co_return;
-  }
-  std::string address = Str(spec, "address");
-  if (address.empty()) {
-    std::string secret_name = Str(core::Object(spec, "secretRef"), "name");
-    if (secret_name.empty()) {
-      fail(provider_id + ": spec.address or spec.secretRef.name is required");
-      co_return;
-    }
-    kube::ObjectPtr secret = lookup("Secret", provider_ns, secret_name);
-    std::string encoded = secret ? Str(core::Object(*secret, "data"), "address") : "";
-    auto decoded = core::Base64Decode(encoded);
-    if (!secret || encoded.empty() || !decoded) {
-      fail(provider_id + ": Secret " + provider_ns + "/" + secret_name +
-           (secret ? " has no base64 key `address`" : " not found"));
-      co_return;
-    }
-    address = *decoded;
-    while (!address.empty() && (address.back() == '\n' || address.back() == '\r' || address.back() == ' '))
-      address.pop_back();
-  }
-  json payload;
+  api::AlertProviderSpec spec;
   try {
-    payload = AlertPayload(Str(spec, "type"), MakeAlertContent(canary, alert, spec));
-  } catch (const std::exception& e) {
+    spec = api::ParseAlertProviderSpec(*provider);
+  } catch (const api::InvalidSpec& e) {
     fail(provider_id + ": " + e.what());
     co_return;
   }
-  auto post = poster_.Post(address, payload, options_.timeout, options_.retry);
+  if (!SeverityAdmits(spec.severity, alert.severity)) co_return;
+  std::string why;
+  auto address = Address(spec, provider_ns, provider_id, lookup, why);
+  if (!address) {
+    fail(why);
+    co_return;
+  }
+  json payload = AlertPayload(spec.type, MakeAlertContent(canary, alert, spec));
+  auto post = poster_.Post(*address, payload, options_.timeout, options_.retry);
   PostResult r = co_await std::move(post);
   if (!r.Ok()) {
     // The address may hold a token (Slack, Discord): name the provider, not the URL.
-    fail(provider_id + " (" + Str(spec, "type") + ") " + r.Describe());
+    fail(provider_id + " (" + spec.type + ") " + r.Describe());
     co_return;
   }
   stats_.sent++;

@@ -10,10 +10,12 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
-#include "analysis/webhooks.h"
 #include "analysis/runner.h"
+#include "analysis/webhooks.h"
+#include "api/alert_provider.h"
 
 namespace sluice::analysis {
 
@@ -38,7 +40,7 @@ struct AlertContent {
 };
 
 AlertContent MakeAlertContent(const nlohmann::json& canary, const analysis::Alert& alert,
-                              const nlohmann::json& provider_spec);
+                              const api::AlertProviderSpec& provider);
 
 nlohmann::json SlackPayload(const AlertContent& c);
 nlohmann::json TeamsPayload(const AlertContent& c);
@@ -68,6 +70,9 @@ class AlertDispatcher final : public analysis::AlertSender {
   boost::asio::awaitable<void> SendOne(const nlohmann::json& canary, const analysis::Alert& alert,
                                        const nlohmann::json& entry, size_t index,
                                        const analysis::ObjectLookup& lookup);
+  static std::optional<std::string> Address(const api::AlertProviderSpec& spec, const std::string& ns,
+                                            const std::string& provider_id, const analysis::ObjectLookup& lookup,
+                                            std::string& why);
 
   AlertOptions options_;
   JsonPoster poster_;

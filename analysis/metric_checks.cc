@@ -10,6 +10,8 @@
 #include "analysis/comparison.h"
 #include "analysis/query_template.h"
 #include "api/canary_spec.h"
+#include "api/metric_template.h"
+#include "api/spec_error.h"
 #include "core/duration.h"
 
 namespace sluice::analysis {
@@ -49,26 +51,24 @@ ResolvedMetric TemplateResolved(const std::string& ns, const std::string& name, 
   std::string template_id = "MetricTemplate " + ns + "/" + name;
   kube::ObjectPtr tmpl = lookup ? lookup("MetricTemplate", ns, name) : nullptr;
   if (!tmpl) throw std::invalid_argument(where + ": " + template_id + " not found");
-  const json& spec = tmpl->value("spec", json::object());
-  if (!spec.contains("query") || !spec["query"].is_string() || spec["query"].get<std::string>().empty())
-    throw std::invalid_argument(template_id + ": spec.query must be a non-empty string");
-  if (!spec.contains("provider")) throw std::invalid_argument(template_id + ": spec.provider is required");
-  const json& provider = spec["provider"];
+  api::MetricTemplateSpec spec;
+  try {
+    spec = api::ParseMetricTemplateSpec(*tmpl);
+  } catch (const api::InvalidSpec& e) {
+    throw std::invalid_argument(template_id + ": " + e.what());
+  }
   kube::ObjectPtr secret;
-  if (provider.is_object() && provider.contains("secretRef")) {
-    const json& sref = provider["secretRef"];
-    std::string secret_name = sref.is_object() ? sref.value("name", "") : "";
-    if (secret_name.empty()) throw std::invalid_argument(template_id + ": spec.provider.secretRef.name is required");
-    secret = lookup ? lookup("Secret", ns, secret_name) : nullptr;
+  if (!spec.secret_name.empty()) {
+    secret = lookup ? lookup("Secret", ns, spec.secret_name) : nullptr;
     if (!secret)
-      throw std::invalid_argument(template_id + ": spec.provider.secretRef: Secret " + ns + "/" + secret_name +
+      throw std::invalid_argument(template_id + ": spec.provider.secretRef: Secret " + ns + "/" + spec.secret_name +
                                   " not found");
   }
   ResolvedMetric r;
   r.template_name = template_id;
-  r.query_template = spec["query"].get<std::string>();
+  r.query_template = spec.query;
   r.provider = MetricProviderRegistry::Builtin().Resolve(
-      {provider, secret.get(), options.default_address, options.query_timeout, template_id});
+      {spec.provider, secret.get(), options.default_address, options.query_timeout, template_id});
   return r;
 }
 

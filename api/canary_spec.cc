@@ -152,6 +152,11 @@ void ParseAnalysis(const Reader& spec, CanarySpec& out) {
     if (auto* e = std::get_if<SpecError>(&parsed)) return analysis.FailAt(*e);
     a.webhooks = std::get<std::vector<WebhookSpec>>(std::move(parsed));
   }
+  if (const json* alerts = analysis.Get("alerts")) {
+    auto parsed = ParseAlerts(*alerts, analysis.path + ".alerts");
+    if (auto* e = std::get_if<SpecError>(&parsed)) return analysis.FailAt(*e);
+    a.alerts = std::get<std::vector<AlertSpec>>(std::move(parsed));
+  }
 }
 
 // A duration field of at least `min`; absent gives nullopt.
@@ -237,6 +242,20 @@ WebhookSpec ParseWebhook(const Reader& h) {
   return out;
 }
 
+AlertSpec ParseAlert(const Reader& a) {
+  AlertSpec out;
+  out.name = a.String("name");
+  if (out.name.empty()) a.Fail("name", "is required: a name unique among the Canary's alerts");
+  out.severity = a.String("severity", out.severity);
+  if (std::find(std::begin(kAlertSeverities), std::end(kAlertSeverities), out.severity) == std::end(kAlertSeverities))
+    a.Fail("severity", "must be one of info, warn, error, got \"" + out.severity + "\"");
+  Reader ref = a.Child("providerRef");
+  out.provider_name = ref.String("name");
+  if (out.provider_name.empty()) ref.Fail("name", "is required: the AlertProvider to send through");
+  out.provider_namespace = ref.String("namespace");
+  return out;
+}
+
 // Parses each entry of a list with `one`, refusing a name used twice.
 template <typename T, typename Fn>
 std::variant<std::vector<T>, SpecError> ParseNamedList(const json& list, const std::string& path, Fn one) {
@@ -264,6 +283,10 @@ std::variant<std::vector<MetricSpec>, SpecError> ParseMetrics(const json& metric
 
 std::variant<std::vector<WebhookSpec>, SpecError> ParseWebhooks(const json& webhooks, const std::string& path) {
   return ParseNamedList<WebhookSpec>(webhooks, path, ParseWebhook);
+}
+
+std::variant<std::vector<AlertSpec>, SpecError> ParseAlerts(const json& alerts, const std::string& path) {
+  return ParseNamedList<AlertSpec>(alerts, path, ParseAlert);
 }
 
 std::variant<CanarySpec, SpecError> ParseCanarySpec(const json& canary, const std::vector<ProviderInfo>& providers) {

@@ -10,14 +10,9 @@
 #include <vector>
 
 #include "api/canary_types.h"
+#include "api/spec_error.h"
 
 namespace sluice::api {
-
-struct SpecError {
-  std::string field;    // "spec.analysis.stepWeights[2]"
-  std::string message;  // "must be greater than the previous entry (50), got 20"
-  std::string ToString() const { return field + ": " + message; }
-};
 
 // Validates and converts a Canary's spec. The routing providers the registry knows are passed
 // in, so that an unknown one is refused here with the list of known ones, and a provider that
@@ -32,6 +27,9 @@ std::variant<std::vector<MetricSpec>, SpecError> ParseMetrics(const nlohmann::js
                                                               const std::string& path = "spec.analysis.metrics");
 std::variant<std::vector<WebhookSpec>, SpecError> ParseWebhooks(const nlohmann::json& webhooks,
                                                                 const std::string& path = "spec.analysis.webhooks");
+
+std::variant<std::vector<AlertSpec>, SpecError> ParseAlerts(const nlohmann::json& alerts,
+                                                            const std::string& path = "spec.analysis.alerts");
 
 nlohmann::json StatusToJson(const CanaryStatus& status);
 // Reads what StatusToJson wrote (and what older controllers may have left): unknown phases

@@ -69,6 +69,16 @@ struct WebhookSpec {
   nlohmann::json metadata = nlohmann::json::object();
 };
 
+// spec.analysis.alerts[i] (Flagger's field names), parsed and validated once.
+struct AlertSpec {
+  std::string name;                // unique within the Canary
+  std::string severity = "info";   // the least severe alert sent: info, warn or error
+  std::string provider_name;       // providerRef.name: an AlertProvider
+  std::string provider_namespace;  // providerRef.namespace; "" = the Canary's
+};
+
+inline constexpr const char* kAlertSeverities[] = {"info", "warn", "error"};
+
 struct AnalysisSpec {
   Millis interval{60000};
   int threshold = 5;
@@ -82,6 +92,7 @@ struct AnalysisSpec {
   int mirror_weight = 0;
   std::vector<MetricSpec> metrics;
   std::vector<WebhookSpec> webhooks;
+  std::vector<AlertSpec> alerts;
 };
 
 // The routing provider a Canary names when spec.provider is empty.

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "api/git_repository.h"
 #include "controller/gitops/ignore.h"
 
 namespace sluice::gitops {
@@ -53,9 +54,7 @@ struct RemoteRef {
 };
 
 // spec.ref. Precedence as in Flux: commit > name > semver > tag > branch; none = default branch.
-struct RefSelector {
-  std::string branch, tag, semver, name, commit;
-};
+using RefSelector = api::GitReference;  // spec.ref of a GitRepository
 
 struct ResolvedRef {
   std::string commit;    // 40 hex

@@ -11,7 +11,8 @@
 
 #include <filesystem>
 
-#include "api/canary_spec.h"
+#include "api/git_repository.h"
+#include "api/spec_error.h"
 #include "core/base64.h"
 #include "core/duration.h"
 #include "core/object_key.h"
@@ -104,56 +105,19 @@ std::string ConditionMessage(const json& status, const std::string& type) {
 }
 
 // What a GitRepository asks for, validated; `error` names the field when it does not parse.
-struct SourceSpec {
-  std::string url;
-  RefSelector ref;
-  milliseconds interval{60000};
-  milliseconds timeout{60000};
-  std::string secret_name;
-  std::string ignore;
-  bool suspend = false;
+struct SourceSpec : api::GitRepositorySpec {
   std::string error;
   std::string error_reason;
 };
 
-milliseconds DurationField(const json& spec, const char* field, milliseconds fallback, SourceSpec& out) {
-  if (!spec.contains(field)) return fallback;
-  auto d = spec[field].is_string() ? core::ParseDuration(spec[field].get<std::string>()) : std::nullopt;
-  if (!d || d->count() <= 0) {
-    out.error = std::string("spec.") + field + ": expected a duration such as 30s, 1m or 1h, got " + spec[field].dump();
-    out.error_reason = "InvalidSpec";
-    return fallback;
-  }
-  return *d;
-}
-
-bool SupportedUrl(const std::string& url) {
-  for (const char* scheme : {"https://", "http://", "ssh://", "file://", "git://"})
-    if (url.rfind(scheme, 0) == 0 && url.size() > std::string(scheme).size()) return true;
-  auto at = url.find('@'), colon = url.find(':');  // scp form user@host:path
-  return at != std::string::npos && colon != std::string::npos && at < colon && url.find("://") == std::string::npos;
-}
-
 SourceSpec ParseSpec(const json& obj) {
   SourceSpec s;
-  json spec = obj.value("spec", json::object());
-  s.url = spec.value("url", "");
-  if (!SupportedUrl(s.url)) {
-    s.error = "spec.url: expected an https://, http://, ssh://, git:// or file:// URL (or user@host:path), got '" + s.url + "'";
-    s.error_reason = "InvalidURL";
-    return s;
+  try {
+    static_cast<api::GitRepositorySpec&>(s) = api::ParseGitRepositorySpec(obj);
+  } catch (const api::InvalidSpec& e) {
+    s.error = e.what();
+    s.error_reason = e.reason();
   }
-  json ref = spec.value("ref", json::object());
-  s.ref.branch = ref.value("branch", "");
-  s.ref.tag = ref.value("tag", "");
-  s.ref.semver = ref.value("semver", "");
-  s.ref.name = ref.value("name", "");
-  s.ref.commit = ref.value("commit", "");
-  s.interval = DurationField(spec, "interval", milliseconds(60000), s);
-  s.timeout = DurationField(spec, "timeout", milliseconds(60000), s);
-  s.secret_name = spec.value("secretRef", json::object()).value("name", "");
-  s.ignore = spec.value("ignore", "");
-  s.suspend = spec.value("suspend", false);
   return s;
 }
 

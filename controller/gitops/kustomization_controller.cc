@@ -26,17 +26,6 @@ namespace {
 
 const std::string kGroupVersion = "sluice.dev/v1beta1";
 
-std::chrono::milliseconds Duration(const json& spec, const char* field, std::chrono::milliseconds fallback) {
-  if (!spec.contains(field) || spec[field].is_null()) return fallback;
-  if (!spec[field].is_string())
-    throw std::invalid_argument(std::string("spec.") + field + ": expected a duration such as 30s, 5m or 1h");
-  auto d = core::ParseDuration(spec[field].get<std::string>());
-  if (!d || d->count() <= 0)
-    throw std::invalid_argument(std::string("spec.") + field + ": Invalid value: \"" + spec[field].get<std::string>() +
-                                "\": expected a positive duration such as 30s, 5m or 1h");
-  return *d;
-}
-
 using core::Str;
 
 const json* Condition(const json& status, const std::string& type) {
@@ -71,71 +60,6 @@ bool HasFinalizer(const json& kustomization) {
 }
 
 }  // namespace
-
-KustomizationSpec ParseKustomizationSpec(const json& ks) {
-  if (!ks.contains("spec") || !ks["spec"].is_object()) throw std::invalid_argument("spec: Required value");
-  const json& spec = ks["spec"];
-  const std::string own_ns = ks["metadata"].value("namespace", "");
-  KustomizationSpec s;
-  const json& src = spec.value("sourceRef", json::object());
-  std::string kind = Str(src, "kind");
-  if (kind != "GitRepository")
-    throw std::invalid_argument("spec.sourceRef.kind: Unsupported value: \"" + kind + "\": supported values: \"GitRepository\"");
-  s.source = {Str(src, "namespace").empty() ? own_ns : Str(src, "namespace"), Str(src, "name")};
-  if (s.source.name.empty()) throw std::invalid_argument("spec.sourceRef.name: Required value");
-  if (spec.contains("path")) {
-    if (!spec["path"].is_string()) throw std::invalid_argument("spec.path: expected a string");
-    s.path = spec["path"];
-  }
-  if (!spec.contains("interval")) throw std::invalid_argument("spec.interval: Required value");
-  s.interval = Duration(spec, "interval", s.interval);
-  s.retry_interval = Duration(spec, "retryInterval", std::chrono::milliseconds(0));
-  s.timeout = Duration(spec, "timeout", std::chrono::milliseconds(0));
-  s.prune = spec.value("prune", false);
-  s.suspend = spec.value("suspend", false);
-  s.wait = spec.value("wait", false);
-  s.target_namespace = Str(spec, "targetNamespace");
-  int i = 0;
-  for (const auto& d : spec.value("dependsOn", json::array())) {
-    std::string name = d.is_object() ? Str(d, "name") : "";
-    if (name.empty()) throw std::invalid_argument("spec.dependsOn[" + std::to_string(i) + "].name: Required value");
-    std::string ns = Str(d, "namespace");
-    s.depends_on.push_back({ns.empty() ? own_ns : ns, name});
-    ++i;
-  }
-  i = 0;
-  for (const auto& h : spec.value("healthChecks", json::array())) {
-    std::string at = "spec.healthChecks[" + std::to_string(i) + "]";
-    if (!h.is_object() || Str(h, "kind").empty()) throw std::invalid_argument(at + ".kind: Required value");
-    if (Str(h, "name").empty()) throw std::invalid_argument(at + ".name: Required value");
-    std::string ns = Str(h, "namespace");
-    s.health_checks.push_back({Str(h, "apiVersion"), Str(h, "kind"), Str(h, "name"), ns});
-    ++i;
-  }
-  if (spec.contains("postBuild") && spec["postBuild"].is_object()) {
-    s.post_build = true;
-    const json& pb = spec["postBuild"];
-    const json inline_values = pb.value("substitute", json::object());
-    for (const auto& [k, v] : inline_values.items()) {
-      if (!ValidVariableName(k))
-        throw std::invalid_argument("spec.postBuild.substitute: invalid variable name \"" + k +
-                                    "\": names start with a letter or '_' and hold letters, digits and '_'");
-      if (!v.is_string()) throw std::invalid_argument("spec.postBuild.substitute." + k + ": expected a string");
-      s.substitute[k] = v.get<std::string>();
-    }
-    i = 0;
-    for (const auto& f : pb.value("substituteFrom", json::array())) {
-      std::string at = "spec.postBuild.substituteFrom[" + std::to_string(i) + "]";
-      std::string k = f.is_object() ? Str(f, "kind") : "";
-      if (k != "ConfigMap" && k != "Secret")
-        throw std::invalid_argument(at + ".kind: Unsupported value: \"" + k + "\": supported values: \"ConfigMap\", \"Secret\"");
-      if (Str(f, "name").empty()) throw std::invalid_argument(at + ".name: Required value");
-      s.substitute_from.push_back({k, Str(f, "name"), f.value("optional", false)});
-      ++i;
-    }
-  }
-  return s;
-}
 
 // Everything one reconcile of one Kustomization works with.
 struct KustomizationController::Pass {

@@ -27,6 +27,7 @@
 #include "kube/client.h"
 #include "core/clock.h"
 #include "kube/event_recorder.h"
+#include "api/kustomization.h"
 #include "kube/informer.h"
 #include "kube/runtime/reconciler.h"
 
@@ -36,47 +37,12 @@ inline constexpr const char* kReconcileAnnotation = "sluice.dev/reconcile";
 // Held while a Kustomization exists, so that deleting it (with prune) deletes what it applied.
 inline constexpr const char* kSyncFinalizer = "sluice.dev/finalizer";
 
-struct NamespacedName {
-  std::string ns;
-  std::string name;
-  std::string Key() const { return ns + "/" + name; }
-};
-
-struct HealthCheckRef {
-  std::string api_version;  // "" = the kind's preferred version
-  std::string kind;
-  std::string name;
-  std::string ns;
-};
-
-struct SubstituteSource {
-  std::string kind;  // ConfigMap | Secret
-  std::string name;
-  bool optional = false;
-};
-
-struct KustomizationSpec {
-  NamespacedName source;
-  std::string path = "./";
-  std::chrono::milliseconds interval{600000};
-  std::chrono::milliseconds retry_interval{0};  // 0 = the interval
-  std::chrono::milliseconds timeout{0};         // 0 = the interval
-  bool prune = false;
-  bool suspend = false;
-  bool wait = false;
-  std::string target_namespace;
-  std::vector<NamespacedName> depends_on;
-  std::vector<HealthCheckRef> health_checks;
-  bool post_build = false;
-  Variables substitute;
-  std::vector<SubstituteSource> substitute_from;
-
-  std::chrono::milliseconds RetryInterval() const { return retry_interval.count() > 0 ? retry_interval : interval; }
-  std::chrono::milliseconds Timeout() const { return timeout.count() > 0 ? timeout : interval; }
-};
-
-// Throws std::invalid_argument naming the field ("spec.interval: ...").
-KustomizationSpec ParseKustomizationSpec(const nlohmann::json& kustomization);
+// The spec types live in api/ (parsed once there); the names stay short here.
+using api::HealthCheckRef;
+using api::KustomizationSpec;
+using api::NamespacedName;
+using api::ParseKustomizationSpec;
+using api::SubstituteSource;
 
 struct KustomizationControllerOptions {
   std::string ns;  // "" = every namespace

@@ -17,6 +17,8 @@
 #include <algorithm>
 #include <variant>
 
+#include "api/receiver.h"
+#include "api/spec_error.h"
 #include "controller/gitops/git_repository_controller.h"
 #include "core/base64.h"
 #include "core/object_key.h"
@@ -65,28 +67,18 @@ void SetReady(json& status, const std::string& value, const std::string& reason,
 
 // The Receiver's spec as a route, or an error naming the field.
 std::variant<ReceiverRoute, std::string> ParseReceiver(const json& obj) {
+  api::ReceiverSpec spec;
+  try {
+    spec = api::ParseReceiverSpec(obj);
+  } catch (const api::InvalidSpec& e) {
+    return std::string(e.what());
+  }
   ReceiverRoute r;
   r.receiver = core::ObjectKey(obj);
-  std::string ns = obj["metadata"].value("namespace", "");
-  json spec = obj.value("spec", json::object());
-  r.type = spec.value("type", "");
-  if (r.type != "github" && r.type != "gitlab" && r.type != "generic-hmac")
-    return "spec.type: expected github, gitlab or generic-hmac, got '" + r.type + "'";
-  for (const auto& e : spec.value("events", json::array()))
-    if (e.is_string()) r.events.push_back(Lower(e.get<std::string>()));
-  json resources = spec.value("resources", json::array());
-  if (!resources.is_array() || resources.empty()) return std::string("spec.resources: list at least one object to reconcile");
-  for (size_t i = 0; i < resources.size(); ++i) {
-    const json& res = resources[i];
-    ReceiverTarget t;
-    t.api_version = res.value("apiVersion", t.api_version);
-    t.kind = res.value("kind", "");
-    t.name = res.value("name", "");
-    t.ns = res.value("namespace", ns);
-    if (t.kind.empty() || t.name.empty())
-      return "spec.resources[" + std::to_string(i) + "]: kind and name are required";
-    r.targets.push_back(t);
-  }
+  r.type = spec.type;
+  r.events = spec.events;
+  r.targets = spec.resources;
+  r.secret_name = spec.secret_name;
   return r;
 }
 
@@ -312,8 +304,9 @@ asio::awaitable<void> ReceiverController::Reconcile(std::string key) {
   desired["observedGeneration"] = generation;
   auto now = options_.clock->Now();
   auto parsed = ParseReceiver(r);
-  std::string secret_name = r.value("spec", json::object()).value("secretRef", json::object()).value("name", "");
-  auto secret = secrets_->Get(ns, secret_name);
+  auto* route = std::get_if<ReceiverRoute>(&parsed);
+  std::string secret_name = route ? route->secret_name : "";
+  auto secret = route ? secrets_->Get(ns, secret_name) : nullptr;
   std::string token = secret ? SecretToken(*secret) : "";
   std::string error;
   if (auto* e = std::get_if<std::string>(&parsed))

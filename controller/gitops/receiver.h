@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "api/receiver.h"
 #include "kube/client.h"
 #include "core/clock.h"
 #include "kube/event_recorder.h"
@@ -40,12 +41,7 @@ bool SafeEqual(const std::string& a, const std::string& b);
 bool VerifySha256Signature(const std::string& token, const std::string& body, const std::string& header);
 std::string WebhookPath(const std::string& token, const std::string& name, const std::string& ns);
 
-struct ReceiverTarget {
-  std::string api_version = "sluice.dev/v1beta1";
-  std::string kind;
-  std::string ns;
-  std::string name;
-};
+using ReceiverTarget = api::ReceiverResource;
 
 struct ReceiverRoute {
   std::string receiver;  // "namespace/name"
@@ -53,6 +49,7 @@ struct ReceiverRoute {
   std::string token;
   std::vector<std::string> events;
   std::vector<ReceiverTarget> targets;
+  std::string secret_name;
 };
 
 struct ReceiverOptions {

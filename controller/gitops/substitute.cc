@@ -8,8 +8,6 @@ namespace sluice::gitops {
 
 namespace {
 
-bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 int LineAt(std::string_view text, size_t pos) {
   return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(pos), '\n'));
@@ -21,10 +19,6 @@ int LineAt(std::string_view text, size_t pos) {
 
 }  // namespace
 
-bool ValidVariableName(std::string_view name) {
-  if (name.empty() || !IsAlpha(name[0])) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) { return IsAlpha(c) || IsDigit(c); });
-}
 
 std::string Substitute(std::string_view text, const Variables& variables) {
   std::string out;

@@ -8,12 +8,13 @@
 #include <string>
 #include <string_view>
 
+#include "api/kustomization.h"
+
 namespace sluice::gitops {
 
 using Variables = std::map<std::string, std::string>;
 
-// Names Flux accepts: a letter or '_' first, then letters, digits and '_'.
-bool ValidVariableName(std::string_view name);
+using api::ValidVariableName;  // the names Flux accepts
 
 // Replaces every reference in `text`. A variable that is unset and has no default, an
 // unterminated "${" or an invalid name throws std::invalid_argument naming the variable and

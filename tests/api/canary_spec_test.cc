@@ -237,3 +237,28 @@ TEST_CASE("a bad metric or webhook is an invalid spec naming the field", "[spec]
     CHECK(with("metrics", R"({"name": "rate"})").field == "spec.analysis.metrics");
   }
 }
+
+TEST_CASE("analysis.alerts are parsed once, with errors naming the entry", "[spec][alerts]") {
+  json c = ValidCanary();
+  c["spec"]["analysis"]["alerts"] = json::parse(R"([
+    {"name": "chat", "severity": "warn", "providerRef": {"name": "slack", "namespace": "ops"}},
+    {"name": "pager", "providerRef": {"name": "hook"}}])");
+  auto result = ParseCanarySpec(c, kProviders);
+  REQUIRE(std::holds_alternative<CanarySpec>(result));
+  const auto& alerts = std::get<CanarySpec>(result).analysis.alerts;
+  REQUIRE(alerts.size() == 2);
+  CHECK(alerts[0].severity == "warn");
+  CHECK(alerts[0].provider_namespace == "ops");
+  CHECK(alerts[1].severity == "info");
+  CHECK(alerts[1].provider_namespace.empty());
+
+  c["spec"]["analysis"]["alerts"][1]["severity"] = "loud";
+  CHECK(ErrorOf(c).field == "spec.analysis.alerts[1].severity");
+  c["spec"]["analysis"]["alerts"][1]["severity"] = "error";
+  c["spec"]["analysis"]["alerts"][1]["providerRef"] = json::object();
+  CHECK(ErrorOf(c).field == "spec.analysis.alerts[1].providerRef.name");
+  c["spec"]["analysis"]["alerts"][1] = c["spec"]["analysis"]["alerts"][0];
+  SpecError dup = ErrorOf(c);
+  CHECK(dup.field == "spec.analysis.alerts[1].name");
+  CHECK_THAT(dup.message, Catch::Contains("\"chat\" is used by an earlier entry"));
+}
