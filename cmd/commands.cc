@@ -14,6 +14,7 @@ CLI::App* RegisterAnalyzeCommand(CLI::App& app, std::function<int()>& run);
 void RegisterCliCommands(CLI::App& app, std::map<CLI::App*, std::function<int()>>& runners);
 CLI::App* RegisterLoadTesterCommand(CLI::App& app, std::function<int()>& run);
 CLI::App* RegisterSandboxCommand(CLI::App& app, std::function<int()>& run);
+CLI::App* RegisterFaultProxyCommand(CLI::App& app, std::function<int()>& run);
 
 namespace {
 std::map<CLI::App*, std::function<int()>>& Runners() {
@@ -24,7 +25,7 @@ std::map<CLI::App*, std::function<int()>>& Runners() {
 
 void RegisterCommands(CLI::App& app) {
   for (auto* reg : {&RegisterEmulatorCommand, &RegisterControllerCommand, &RegisterAnalyzeCommand,
-                    &RegisterLoadTesterCommand, &RegisterSandboxCommand}) {
+                    &RegisterLoadTesterCommand, &RegisterSandboxCommand, &RegisterFaultProxyCommand}) {
     std::function<int()> run;
     CLI::App* sub = reg(app, run);
     Runners()[sub] = run;

@@ -107,6 +107,17 @@ bool HopByHop(http::field f) {
          f == http::field::content_length || f == http::field::proxy_connection;
 }
 
+// The upstream's response head as the proxy sends it on: chunked, and closing after.
+http::response<http::empty_body> StreamHead(const http::response<http::empty_body>& in) {
+  http::response<http::empty_body> out{in.result(), in.version()};
+  out.reason(in.reason());
+  for (const auto& f : in)
+    if (!HopByHop(f.name())) out.insert(f.name(), f.name_string(), f.value());
+  out.chunked(true);
+  out.keep_alive(false);
+  return out;
+}
+
 }  // namespace
 
 struct Session;
@@ -372,13 +383,7 @@ asio::awaitable<bool> FaultProxy::Impl::Relay(Session& s, http::response_parser<
 // lasts as long as either side wants, so neither is reused.
 asio::awaitable<bool> FaultProxy::Impl::Stream(Session& s, http::response_parser<http::empty_body>& head,
                                                bool watch) {
-  const auto& in = head.get();
-  http::response<http::empty_body> out{in.result(), in.version()};
-  out.reason(in.reason());
-  for (const auto& f : in)
-    if (!HopByHop(f.name())) out.insert(f.name(), f.name_string(), f.value());
-  out.chunked(true);
-  out.keep_alive(false);
+  auto out = StreamHead(head.get());
   http::response_serializer<http::empty_body> serializer{out};
   s.client.expires_after(options.io_timeout);
   auto [hec, hn] = co_await http::async_write_header(s.client, serializer, kTuple);
