@@ -196,8 +196,10 @@ struct Session : std::enable_shared_from_this<Session> {
 void FaultProxy::Impl::StartRefusal(Millis duration) {
   auto until = (Clock::now() + duration).time_since_epoch().count();
   if (until > refusing_until.load()) refusing_until = until;
-  // A copy: dropping may end sessions that unregister themselves.
-  std::vector<Session*> open(sessions.begin(), sessions.end());
+  // A copy, without those an earlier window dropped that have not ended yet.
+  std::vector<Session*> open;
+  for (Session* s : sessions)
+    if (!s->dropped) open.push_back(s);
   for (Session* s : open) s->Drop();
   Count([&](FaultCounts& c) {
     ++c.refusal_windows;
@@ -391,6 +393,8 @@ asio::awaitable<bool> FaultProxy::Impl::Stream(Session& s, http::response_parser
 
   ChunkRelay relay;
   if (watch) {
+    // The body limit counts every chunk: a watch may pass any amount over its life.
+    head.body_limit(boost::none);
     Count([](FaultCounts& c) { ++c.watches; });
     if (auto cut = plan.NextWatchCut()) relay.cut_at = Clock::now() + *cut;
     asio::co_spawn(*ioc, EndWatchWhenClientLeaves(s.shared_from_this()), asio::detached);

@@ -4,6 +4,7 @@
 #include "sandbox/faults/fault_proxy.h"
 #include "sandbox/emulator/api_server.h"
 #include "tests/sandbox/fixture.h"
+#include "tests/support/ports.h"
 
 #include <atomic>
 #include <map>
@@ -320,8 +321,9 @@ TEST_CASE("the proxy follows the decisions of its seed, request by request", "[s
 
 TEST_CASE("a watch through the proxy is cut in the middle of a chunk", "[sandbox][faults]") {
   FaultOptions o;
-  o.cut_watch_min = milliseconds(300);
-  o.cut_watch_max = milliseconds(400);
+  // Long enough that the first event passes whole even on a loaded machine.
+  o.cut_watch_min = milliseconds(600);
+  o.cut_watch_max = milliseconds(700);
   ProxiedEmulator f(o);
   REQUIRE(f.emu.client->Post(kCm, ConfigMap("a")).status == 201);
   auto start = Clock::now();
@@ -340,7 +342,7 @@ TEST_CASE("a watch through the proxy is cut in the middle of a chunk", "[sandbox
   }
   // The chunk's size line arrived, then less than that many bytes, then the close.
   CHECK(error == "connection closed inside a chunk");
-  CHECK(Clock::now() - start >= milliseconds(300));
+  CHECK(Clock::now() - start >= milliseconds(600));
   CHECK(f.proxy.counts().watch_cuts == 1);
   CHECK(Eventually([&] { return f.emu.emulator.api().store().WatcherCount() == 0; }));
 }
@@ -356,7 +358,7 @@ TEST_CASE("a watch through the proxy ends upstream when its client leaves", "[sa
 
 TEST_CASE("a refusal window drops open connections, resets new ones, and ends", "[sandbox][faults]") {
   FaultOptions o;
-  o.refuse_for = milliseconds(400);
+  o.refuse_for = milliseconds(1000);  // room for the checks inside the window on a loaded machine
   ProxiedEmulator f(o);
   auto w = f.client->Watch(kCm + "?watch=true");
   REQUIRE(w->head().status == 200);
@@ -369,7 +371,7 @@ TEST_CASE("a refusal window drops open connections, resets new ones, and ends", 
   // Nothing gets through until the window ends, then everything does.
   bool through = Eventually([&] { return Succeeds([&] { f.client->Get(kCm); }); }, std::chrono::seconds(3));
   CHECK(through);
-  CHECK(Clock::now() - start >= milliseconds(400));
+  CHECK(Clock::now() - start >= milliseconds(1000));
   CHECK_FALSE(f.proxy.refusing());
   auto n = f.proxy.counts();
   CHECK(n.refusal_windows == 1);
@@ -384,4 +386,15 @@ TEST_CASE("refusal windows also come at random times", "[sandbox][faults]") {
   o.refuse_every = milliseconds(200);
   ProxiedEmulator f(o);
   CHECK(Eventually([&] { return f.proxy.counts().refusal_windows >= 2; }, std::chrono::seconds(3)));
+}
+
+TEST_CASE("with the upstream down the proxy closes the client's connection unanswered", "[sandbox][faults]") {
+  FaultProxyOptions o;
+  o.upstream = "http://127.0.0.1:" + std::to_string(sluice::testing::FreeLoopbackPort());
+  FaultProxy proxy(o);
+  proxy.Start();
+  TestClient client(proxy.port());
+  CHECK_THROWS_WITH(client.Get(kCm), Catch::Contains("connection closed before the response head"));
+  CHECK(proxy.counts().requests == 2);  // the client tried twice
+  CHECK(proxy.counts().forwarded == 0);
 }
