@@ -150,15 +150,17 @@ json AlertPayload(const std::string& type, const AlertContent& c) {
 
 AlertDispatcher::AlertDispatcher(AlertOptions options) : options_(std::move(options)) {}
 
-asio::awaitable<void> AlertDispatcher::Send(const json& canary, const analysis::Alert& alert,
-                                            const analysis::ObjectLookup& lookup) {
+asio::awaitable<std::vector<AlertFailure>> AlertDispatcher::Send(const json& canary, const analysis::Alert& alert,
+                                                                 const analysis::ObjectLookup& lookup) {
+  std::vector<AlertFailure> failures;
   const json& analysis = core::Object(core::Object(canary, "spec"), "analysis");
-  if (!analysis.contains("alerts") || !analysis["alerts"].is_array()) co_return;
+  if (!analysis.contains("alerts") || !analysis["alerts"].is_array()) co_return failures;
   const json& entries = analysis["alerts"];
   for (size_t i = 0; i < entries.size(); i++) {
     auto one = SendOne(canary, alert, entries[i], i, lookup);
-    co_await std::move(one);
+    if (auto failure = co_await std::move(one)) failures.push_back(std::move(*failure));
   }
+  co_return failures;
 }
 
 // The address of an AlertProvider: its spec.address, else the key `address` of its Secret.
@@ -179,55 +181,49 @@ std::optional<std::string> AlertDispatcher::Address(const api::AlertProviderSpec
   return address;
 }
 
-asio::awaitable<void> AlertDispatcher::SendOne(const json& canary, const analysis::Alert& alert, const json& entry,
+asio::awaitable<std::optional<AlertFailure>> AlertDispatcher::SendOne(const json& canary, const analysis::Alert& alert, const json& entry,
                                                size_t index, const analysis::ObjectLookup& lookup) {
   const json& meta = core::Object(canary, "metadata");
   std::string who = Str(meta, "namespace") + "/" + Str(meta, "name");
   std::string field = "spec.analysis.alerts[" + std::to_string(index) + "]";
   // Failures are reported, counted and swallowed: an alert must never hold the rollout.
+  kube::ObjectPtr provider;
   auto fail = [&](const std::string& why) {
     stats_.failed++;
     spdlog::warn("canary {}: alert {} not delivered: {}", who, field, why);
+    return AlertFailure{"alert " + field + " (" + alert.reason + ") not delivered: " + why, provider};
   };
   // The controller refuses a Canary whose alerts do not parse; this guards other callers.
   auto parsed = api::ParseAlerts(json::array({entry}), "spec.analysis.alerts");
   if (auto* e = std::get_if<api::SpecError>(&parsed)) {
-    fail(field + e->field.substr(std::string("spec.analysis.alerts[0]").size()) + ": " + e->message);
-    co_return;
+    co_return fail(field + e->field.substr(std::string("spec.analysis.alerts[0]").size()) + ": " + e->message);
   }
   const api::AlertSpec& want = std::get<std::vector<api::AlertSpec>>(parsed).front();
-  if (!SeverityAdmits(want.severity, alert.severity)) co_return;
+  if (!SeverityAdmits(want.severity, alert.severity)) co_return std::nullopt;
   std::string provider_ns = want.provider_namespace.empty() ? Str(meta, "namespace") : want.provider_namespace;
   std::string provider_id = "AlertProvider " + provider_ns + "/" + want.provider_name;
-  kube::ObjectPtr provider = lookup ? lookup("AlertProvider", provider_ns, want.provider_name) : nullptr;
-  if (!provider) {
-    fail(provider_id + " not found");
-    co_return;
-  }
+  provider = lookup ? lookup("AlertProvider", provider_ns, want.provider_name) : nullptr;
+  if (!provider) co_return fail(provider_id + " not found");
   api::AlertProviderSpec spec;
   try {
     spec = api::ParseAlertProviderSpec(*provider);
   } catch (const api::InvalidSpec& e) {
-    fail(provider_id + ": " + e.what());
-    co_return;
+    co_return fail(provider_id + ": " + e.what());
   }
-  if (!SeverityAdmits(spec.severity, alert.severity)) co_return;
+  if (!SeverityAdmits(spec.severity, alert.severity)) co_return std::nullopt;
   std::string why;
   auto address = Address(spec, provider_ns, provider_id, lookup, why);
-  if (!address) {
-    fail(why);
-    co_return;
-  }
+  if (!address) co_return fail(why);
   json payload = AlertPayload(spec.type, MakeAlertContent(canary, alert, spec));
   auto post = poster_.Post(*address, payload, options_.timeout, options_.retry);
   PostResult r = co_await std::move(post);
   if (!r.Ok()) {
     // The address may hold a token (Slack, Discord): name the provider, not the URL.
-    fail(provider_id + " (" + spec.type + ") " + r.Describe());
-    co_return;
+    co_return fail(provider_id + " (" + spec.type + ") " + r.Describe());
   }
   stats_.sent++;
   spdlog::debug("canary {}: {} alert sent through {}", who, alert.severity, provider_id);
+  co_return std::nullopt;
 }
 
 std::shared_ptr<AlertDispatcher> MakeAlertSender(AlertOptions options) {

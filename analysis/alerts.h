@@ -62,14 +62,16 @@ struct AlertStats {
 class AlertDispatcher final : public analysis::AlertSender {
  public:
   explicit AlertDispatcher(AlertOptions options = {});
-  boost::asio::awaitable<void> Send(const nlohmann::json& canary, const analysis::Alert& alert,
-                                    const analysis::ObjectLookup& lookup) override;
+  boost::asio::awaitable<std::vector<AlertFailure>> Send(const nlohmann::json& canary, const analysis::Alert& alert,
+                                                         const analysis::ObjectLookup& lookup) override;
   const AlertStats& stats() const { return stats_; }
 
  private:
-  boost::asio::awaitable<void> SendOne(const nlohmann::json& canary, const analysis::Alert& alert,
-                                       const nlohmann::json& entry, size_t index,
-                                       const analysis::ObjectLookup& lookup);
+  // Empty when delivered or not wanted (severity); else why not.
+  boost::asio::awaitable<std::optional<AlertFailure>> SendOne(const nlohmann::json& canary,
+                                                              const analysis::Alert& alert,
+                                                              const nlohmann::json& entry, size_t index,
+                                                              const analysis::ObjectLookup& lookup);
   static std::optional<std::string> Address(const api::AlertProviderSpec& spec, const std::string& ns,
                                             const std::string& provider_id, const analysis::ObjectLookup& lookup,
                                             std::string& why);

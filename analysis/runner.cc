@@ -37,15 +37,16 @@ class ComposedAnalysis final : public AnalysisRunner {
     co_await std::move(fire);
   }
 
-  boost::asio::awaitable<void> SendAlert(const json& canary, const Alert& alert, const ObjectLookup& lookup) override {
+  boost::asio::awaitable<std::vector<AlertFailure>> SendAlert(const json& canary, const Alert& alert,
+                                                              const ObjectLookup& lookup) override {
     if (!alerts_) {
       const json& m = canary["metadata"];
       spdlog::log(alert.severity == "error" ? spdlog::level::err : spdlog::level::info, "alert canary {}/{}: {}: {}",
                   m.value("namespace", ""), m.value("name", ""), alert.reason, alert.message);
-      co_return;
+      co_return std::vector<AlertFailure>{};
     }
     auto send = alerts_->Send(canary, alert, lookup);
-    co_await std::move(send);
+    co_return co_await std::move(send);
   }
 
  private:

@@ -33,6 +33,13 @@ struct Alert {
   std::string message;   // in words
 };
 
+// An alert that did not reach one provider: why, in words that name the entry and the
+// provider (never its address, which may hold a token), and the AlertProvider when it exists.
+struct AlertFailure {
+  std::string message;
+  kube::ObjectPtr provider;
+};
+
 class AnalysisRunner {
  public:
   virtual ~AnalysisRunner() = default;
@@ -47,9 +54,10 @@ class AnalysisRunner {
   virtual boost::asio::awaitable<void> RunWebhooks(const nlohmann::json& canary, const api::CanarySpec& spec,
                                                    const std::string& type,
                                                    const api::CanaryStatus& status, const ObjectLookup& lookup) = 0;
-  // Sends `alert` to the Canary's alert providers whose severity admits it.
-  virtual boost::asio::awaitable<void> SendAlert(const nlohmann::json& canary, const Alert& alert,
-                                                 const ObjectLookup& lookup) = 0;
+  // Sends `alert` to the Canary's alert providers whose severity admits it; returns what
+  // could not be delivered (the reconciler reports it on the Canary and the AlertProvider).
+  virtual boost::asio::awaitable<std::vector<AlertFailure>> SendAlert(const nlohmann::json& canary, const Alert& alert,
+                                                                      const ObjectLookup& lookup) = 0;
 };
 
 // Webhooks: confirm-rollout, pre-rollout, rollout, confirm-traffic-increase,
@@ -81,8 +89,8 @@ class MetricChecker {
 class AlertSender {
  public:
   virtual ~AlertSender() = default;
-  virtual boost::asio::awaitable<void> Send(const nlohmann::json& canary, const Alert& alert,
-                                            const ObjectLookup& lookup) = 0;
+  virtual boost::asio::awaitable<std::vector<AlertFailure>> Send(const nlohmann::json& canary, const Alert& alert,
+                                                                 const ObjectLookup& lookup) = 0;
 };
 
 // Gates first, then (when plan.checks and no gate or webhook check failed) the metrics. A

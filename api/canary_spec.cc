@@ -367,6 +367,10 @@ json StatusToJson(const CanaryStatus& s) {
     }
     out["metrics"] = metrics;
   }
+  json alerts = json::array();
+  for (const auto& a : s.pending_alerts)
+    alerts.push_back({{"severity", a.severity}, {"reason", a.reason}, {"message", a.message}});
+  out["pendingAlerts"] = alerts;  // always written, so that delivering the last one clears the list
   return out;
 }
 
@@ -397,6 +401,9 @@ CanaryStatus StatusFromJson(const json& in) {
                               c.value("message", ""),
                               core::ParseTime(c.value("lastTransitionTime", "")).value_or(TimePoint{})});
     }
+  if (in.contains("pendingAlerts") && in["pendingAlerts"].is_array())
+    for (const auto& a : in["pendingAlerts"])
+      if (a.is_object()) s.pending_alerts.push_back({a.value("severity", "info"), a.value("reason", ""), a.value("message", "")});
   if (in.contains("requests") && in["requests"].is_object())
     for (const auto& [k, r] : in["requests"].items())
       if (r.is_object())

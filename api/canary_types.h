@@ -154,6 +154,16 @@ struct MetricResult {
   std::optional<double> min, max;  // the thresholdRange it was held to, when set (for dashboards)
 };
 
+// An alert decided by a step and not yet delivered. It is written to status with the step that
+// decided it (so a step that is re-run after a failed status write decides it again instead of
+// sending it twice) and removed once delivered; see docs/reliability.md.
+struct PendingAlert {
+  std::string severity;  // info | warn | error
+  std::string reason;
+  std::string message;
+  bool operator==(const PendingAlert&) const = default;
+};
+
 struct CanaryStatus {
   Phase phase = Phase::kInitializing;
   int canary_weight = 0;
@@ -171,6 +181,7 @@ struct CanaryStatus {
   std::vector<Condition> conditions;
   std::map<std::string, RequestRecord> requests;  // by RequestKind name
   std::vector<MetricResult> metrics;  // the last analysis, one entry per metric
+  std::vector<PendingAlert> pending_alerts;
 
   const Condition* FindCondition(const std::string& type) const;
   // Sets a condition, keeping lastTransitionTime when the status does not change.

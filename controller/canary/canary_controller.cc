@@ -9,6 +9,8 @@
 #include <algorithm>
 
 #include "apimachinery/contains.h"
+#include "core/api_error.h"
+#include "core/json_fields.h"
 #include "controller/canary/facts.h"
 #include "api/canary_spec.h"
 #include "controller/canary/state_machine.h"
@@ -62,6 +64,8 @@ struct CanaryController::Pass {
   ClusterFacts facts;
   std::vector<PendingRequest> requests;
   Decision decision;
+  std::optional<routing::Weights> traffic;  // where the decided status puts traffic
+  std::vector<json> route;                  // the routing objects for `traffic`
 };
 
 std::shared_ptr<CanaryController> CanaryController::Create(std::shared_ptr<kube::Client> client,
@@ -258,10 +262,13 @@ asio::awaitable<void> CanaryController::Reconcile(std::string key) {
 
   pass.facts.deleting = canary["metadata"].contains("deletionTimestamp");
   pass.target = informers_["Deployment"]->Get(pass.ns, pass.spec.target_name);
-  if (!pass.spec_error && pass.target) {
+  kube::ObjectPtr primary = informers_["Deployment"]->Get(pass.ns, pass.spec.target_name + "-primary");
+  // Without the target (deleted mid-rollout) the primary still names the selector label, so
+  // traffic can be moved back to it.
+  if (kube::ObjectPtr selector_source = pass.target ? pass.target : primary; !pass.spec_error && selector_source) {
     try {
       pass.ctx = {canary, pass.name, pass.ns, canary["metadata"].value("uid", ""), pass.spec.service_name,
-                  pass.spec.service_port, SelectorLabel(*pass.target), pass.spec.target_name};
+                  pass.spec.service_port, SelectorLabel(*selector_source), pass.spec.target_name};
     } catch (const std::invalid_argument& e) {
       pass.spec_error = std::string("spec.targetRef: ") + e.what();
     }
@@ -283,10 +290,10 @@ asio::awaitable<void> CanaryController::Reconcile(std::string key) {
     auto readiness = ReadinessOf(*pass.target, threshold);
     pass.facts.canary_ready = readiness.ready && (*pass.target)["spec"].value("replicas", 1) > 0;
     pass.facts.canary_deadline_exceeded = readiness.deadline_exceeded;
-    auto primary = informers_["Deployment"]->Get(pass.ns, pass.spec.target_name + "-primary");
     pass.facts.primary_found = primary != nullptr;
     int primary_threshold = canary["spec"].value("analysis", json::object()).value("primaryReadyThreshold", 100);
-    pass.facts.primary_ready = primary && ReadinessOf(*primary, primary_threshold).ready;
+    pass.facts.primary_ready = primary && ReadinessOf(*primary, primary_threshold).ready &&
+                               PrimaryCarries(*primary, status) && Fresh(*primary);
   }
   pass.requests = RequestsFromAnnotations(canary);
 
@@ -304,58 +311,130 @@ asio::awaitable<void> CanaryController::Reconcile(std::string key) {
     spdlog::warn("canary {}/{} has an invalid spec: {}", pass.ns, pass.name, *pass.spec_error);
     events_->Warning(canary, "InvalidSpec", *pass.spec_error);
   }
-  co_await Execute(pass);
-  bool written = co_await WriteStatus(pass);
-  if (written) {
-    stale_version_[key] = version;
-    co_await ConsumeRequests(pass);
+  if (pass.facts.deleting) {
+    co_await Execute(pass);
+    co_await WriteStatus(pass);
+  } else {
+    // The decision is durable before anything moves: a status write refused here (409, a
+    // fault) leaves traffic, replicas, Events and alerts untouched, and the step is decided
+    // again on fresh state. Everything after it is derived from that status, so a failure
+    // below is repaired by the next pass (docs/reliability.md).
+    DesiredRoute(pass);
+    bool written = co_await WriteStatus(pass);
+    if (written) stale_version_[key] = version;
+    co_await Converge(pass);
+    if (written) co_await ConsumeRequests(pass);
+    co_await Announce(pass);
+    // Delivered alerts were cleared by a write of their own: the cached version is stale too.
+    if (!pass.decision.status.pending_alerts.empty()) stale_version_[key] = version;
   }
   if (metrics_) metrics_->ObserveCanary(pass.ns, pass.name, pass.decision.status, pass.spec.strategy());
   if (pass.decision.requeue_after.count() > 0) EnqueueAfter(key, pass.decision.requeue_after);
 }
 
+// Deletion: Events, then the finalizer's work (revert the target and the route if asked).
 asio::awaitable<void> CanaryController::Execute(Pass& pass) {
-  const json& canary = *pass.canary;
-  bool usable = !pass.spec_error && pass.target;
-  if (usable && !pass.facts.deleting) {
+  for (const Action& a : pass.decision.actions) {
+    if (a.type == Action::Type::kEvent) RecordEvent(pass, a);
+    if (a.type == Action::Type::kFinalize) co_await Finalize(pass, a.revert);
+  }
+}
+
+void CanaryController::RecordEvent(const Pass& pass, const Action& a) {
+  if (a.event_type == "Warning")
+    events_->Warning(*pass.canary, a.reason, a.message);
+  else
+    events_->Normal(*pass.canary, a.reason, a.message);
+  spdlog::info("canary {}/{}: {}: {}", pass.ns, pass.name, a.reason, a.message);
+}
+
+bool CanaryController::Usable(const Pass& pass) const { return !pass.spec_error && !pass.ctx.selector_label.empty(); }
+
+// The routing objects for where the decided status puts traffic. A provider that cannot
+// build them (a match it cannot express) makes the spec invalid, said in the same status.
+void CanaryController::DesiredRoute(Pass& pass) {
+  if (!Usable(pass)) return;
+  pass.traffic = TrafficFor(pass.spec, pass.decision.status);
+  if (!pass.traffic) return;
+  try {
+    pass.route = pass.router->Desired(pass.ctx, *pass.traffic);
+  } catch (const std::invalid_argument& e) {
+    events_->Warning(*pass.canary, "RoutingFailed", e.what());
+    pass.decision.status.SetCondition({"Ready", "False", "InvalidSpec", e.what(), {}}, options_.clock->Now());
+    pass.traffic.reset();
+  }
+}
+
+// Makes the cluster match the written status. Order matters for traffic: the canary runs
+// before traffic is sent to it, and traffic has left it (verified on the API, not the cache)
+// before it is scaled down.
+asio::awaitable<void> CanaryController::Converge(Pass& pass) {
+  if (!Usable(pass)) co_return;
+  const api::CanaryStatus& status = pass.decision.status;
+  if (pass.target) {
     co_await EnsureFinalizer(pass);
     co_await EnsureBackendServices(pass);
+    if (PrimaryNeedsSync(pass)) co_await SyncPrimary(pass);
   }
+  std::optional<bool> canary_runs = CanaryShouldRun(status);
+  if (pass.target && canary_runs == true) co_await ScaleTarget(pass, /*up=*/true);
+  bool scaling_down = pass.target && canary_runs == false && (*pass.target)["spec"].value("replicas", 1) != 0;
+  if (scaling_down)
+    co_await VerifyRoute(pass);
+  else
+    for (const auto& obj : pass.route) co_await ApplyIfChanged(obj, stats_.route_writes);
+  if (scaling_down) co_await ScaleTarget(pass, /*up=*/false);
+}
+
+// The primary takes the target's template when the step says so, and again on every pass
+// while promoting (a failed write is retried) as long as the target still holds the
+// revision under promotion: a newer one must never reach the primary unanalysed.
+bool CanaryController::PrimaryNeedsSync(const Pass& pass) const {
+  for (const Action& a : pass.decision.actions)
+    if (a.type == Action::Type::kInitializePrimary || a.type == Action::Type::kPromotePrimary) return true;
+  const api::CanaryStatus& status = pass.decision.status;
+  return status.phase == api::Phase::kPromoting && pass.facts.target_revision == status.last_applied_spec;
+}
+
+// What the step announces, once: Events and webhooks, then the alerts it queued in status.
+asio::awaitable<void> CanaryController::Announce(Pass& pass) {
   for (const Action& a : pass.decision.actions) {
-    switch (a.type) {
-      case Action::Type::kEvent:
-        if (a.event_type == "Warning")
-          events_->Warning(canary, a.reason, a.message);
-        else
-          events_->Normal(canary, a.reason, a.message);
-        spdlog::info("canary {}/{}: {}: {}", pass.ns, pass.name, a.reason, a.message);
-        FireEventWebhooks(pass);
-        break;
-      case Action::Type::kAlert: {
-        analysis::Alert alert{a.severity, a.reason, a.message};
-        auto send = analysis_->SendAlert(canary, alert, lookup_);
-        co_await std::move(send);
-        break;
-      }
-      case Action::Type::kRunWebhooks: {
-        auto run = analysis_->RunWebhooks(canary, pass.spec, a.webhook_type, pass.decision.status, lookup_);
-        co_await std::move(run);
-        break;
-      }
-      case Action::Type::kFinalize:
-        co_await Finalize(pass, a.revert);
-        break;
-      default:
-        if (!usable) break;
-        if (a.type == Action::Type::kInitializePrimary || a.type == Action::Type::kPromotePrimary)
-          co_await SyncPrimary(pass);
-        else if (a.type == Action::Type::kRoute)
-          co_await WriteRoute(pass, a.canary_weight, a.ab_match, a.mirror);
-        else if (a.type == Action::Type::kScaleCanaryUp || a.type == Action::Type::kScaleCanaryDown)
-          co_await ScaleTarget(pass, a.type == Action::Type::kScaleCanaryUp);
-        break;
+    if (a.type == Action::Type::kEvent) {
+      RecordEvent(pass, a);
+      FireEventWebhooks(pass);
+    } else if (a.type == Action::Type::kRunWebhooks) {
+      auto run = analysis_->RunWebhooks(*pass.canary, pass.spec, a.webhook_type, pass.decision.status, lookup_);
+      co_await std::move(run);
+    } else if (a.type == Action::Type::kAlert && pass.spec.analysis.alerts.empty()) {
+      // No alert entries: nothing is queued in status, the alert only reaches the log.
+      analysis::Alert alert{a.severity, a.reason, a.message};
+      auto send = analysis_->SendAlert(*pass.canary, alert, lookup_);
+      co_await std::move(send);
     }
   }
+  co_await DeliverAlerts(pass);
+}
+
+// Sends the alerts queued in status, reports what failed where `kubectl describe` shows it,
+// and clears the queue. A crash between sending and clearing sends them again (at least
+// once); a re-run step never does, because its alerts were never queued.
+asio::awaitable<void> CanaryController::DeliverAlerts(Pass& pass) {
+  if (pass.decision.status.pending_alerts.empty()) co_return;
+  for (const api::PendingAlert& pending : pass.decision.status.pending_alerts) {
+    analysis::Alert alert{pending.severity, pending.reason, pending.message};
+    auto send = analysis_->SendAlert(*pass.canary, alert, lookup_);
+    for (const auto& failure : co_await std::move(send)) {
+      events_->Warning(*pass.canary, "AlertFailed", failure.message);
+      if (failure.provider) events_->Warning(*failure.provider, "DeliveryFailed", failure.message);
+    }
+  }
+  json patch = {{"status", {{"pendingAlerts", json::array()}}}};
+  kube::PatchOptions po;
+  po.field_manager = options_.field_manager;
+  po.subresource = "status";
+  auto op = client_->Patch(resources_.at("Canary"), pass.ns, pass.name, kube::PatchType::kMerge, patch, po);
+  co_await std::move(op);
+  stats_.status_writes++;
 }
 
 // "event" webhooks hear of every decision, but a slow receiver must not hold the rollout:
@@ -378,13 +457,14 @@ asio::awaitable<bool> CanaryController::ApplyIfChanged(const json& desired, uint
   const json& meta = desired["metadata"];
   if (informer) {
     auto live = informer->Get(meta.value("namespace", ""), meta.value("name", ""));
-    if (live && apimachinery::ContainsAll(*live, desired)) co_return false;
+    if (live && Fresh(*live) && apimachinery::ContainsAll(*live, desired)) co_return false;
   }
   auto res = resources_.at(kind);
   // Every argument named: GCC 12 destroys coroutine argument temporaries twice (kube/client.h).
   const std::string no_subresource;
   auto op = client_->Apply(res, desired, options_.field_manager, /*force=*/true, no_subresource);
-  co_await std::move(op);
+  json written = co_await std::move(op);
+  Wrote(written);
   counter++;
   co_return true;
 }
@@ -411,17 +491,27 @@ asio::awaitable<void> CanaryController::SyncPrimary(Pass& pass) {
   co_await ApplyIfChanged(primary, stats_.other_writes);
 }
 
-asio::awaitable<void> CanaryController::WriteRoute(Pass& pass, int canary_weight, bool ab_match, bool mirror) {
-  routing::Weights w{100 - canary_weight, canary_weight, ab_match, mirror};
-  std::vector<json> desired;
-  try {
-    desired = pass.router->Desired(pass.ctx, w);
-  } catch (const std::invalid_argument& e) {
-    events_->Warning(*pass.canary, "RoutingFailed", e.what());
-    pass.decision.status.SetCondition({"Ready", "False", "InvalidSpec", e.what(), {}}, options_.clock->Now());
-    co_return;
+// Before the canary loses its pods: each routing object read fresh from the API (a cache
+// may not have seen a change yet) and written unless it already routes as decided.
+asio::awaitable<void> CanaryController::VerifyRoute(Pass& pass) {
+  for (const auto& desired : pass.route) {
+    const json& meta = desired["metadata"];
+    auto res = resources_.at(desired.value("kind", ""));
+    json live;
+    try {
+      auto get = client_->Get(res, meta.value("namespace", ""), meta.value("name", ""));
+      live = co_await std::move(get);
+      stats_.reads++;
+    } catch (const core::ApiError& e) {
+      if (!e.IsNotFound()) throw;
+    }
+    if (!live.is_null() && apimachinery::ContainsAll(live, desired)) continue;
+    const std::string no_subresource;
+    auto op = client_->Apply(res, desired, options_.field_manager, /*force=*/true, no_subresource);
+    json written = co_await std::move(op);
+    Wrote(written);
+    stats_.route_writes++;
   }
-  for (const auto& obj : desired) co_await ApplyIfChanged(obj, stats_.route_writes);
 }
 
 asio::awaitable<void> CanaryController::ScaleTarget(Pass& pass, bool up) {
@@ -430,13 +520,14 @@ asio::awaitable<void> CanaryController::ScaleTarget(Pass& pass, bool up) {
     auto primary = informers_["Deployment"]->Get(pass.ns, pass.spec.target_name + "-primary");
     replicas = primary ? std::max(1, (*primary)["spec"].value("replicas", 1)) : 1;
   }
-  if ((*pass.target)["spec"].value("replicas", 1) == replicas) co_return;
+  if ((*pass.target)["spec"].value("replicas", 1) == replicas && Fresh(*pass.target)) co_return;
   json patch = {{"spec", {{"replicas", replicas}}}};
   kube::PatchOptions po;
   po.field_manager = options_.field_manager;
   auto op = client_->Patch(resources_.at("Deployment"), pass.ns, pass.spec.target_name, kube::PatchType::kMerge,
                            patch, po);
-  co_await std::move(op);
+  json written = co_await std::move(op);
+  Wrote(written);
   stats_.other_writes++;
 }
 
@@ -500,6 +591,50 @@ asio::awaitable<void> CanaryController::ConsumeRequests(Pass& pass) {
   auto op = client_->Patch(resources_.at("Canary"), pass.ns, pass.name, kube::PatchType::kMerge, patch, po);
   co_await std::move(op);
   stats_.other_writes++;
+}
+
+// --- the cache against our own writes ---------------------------------------------------
+
+namespace {
+
+std::string ObjectId(const json& obj) {
+  const json& m = obj["metadata"];
+  return obj.value("kind", "") + "/" + m.value("namespace", "") + "/" + m.value("name", "");
+}
+
+std::optional<uint64_t> NumericVersion(const std::string& rv) {
+  if (rv.empty() || rv.size() > 19 || !std::all_of(rv.begin(), rv.end(), ::isdigit)) return std::nullopt;
+  return std::stoull(rv);
+}
+
+}  // namespace
+
+void CanaryController::Wrote(const json& response) {
+  if (!response.is_object() || !response.contains("metadata")) return;
+  if (unseen_writes_.size() > 100000) unseen_writes_.clear();  // a bound; a forgotten entry costs one write
+  unseen_writes_[ObjectId(response)] = response["metadata"].value("resourceVersion", "");
+}
+
+// A cached object is fresh when it is our last write or newer. Until the watch delivers our
+// write (or a later change) the cache may show the object as it was before it, and a
+// decision on that image could skip a write that is still needed.
+bool CanaryController::Fresh(const json& cached) {
+  auto it = unseen_writes_.find(ObjectId(cached));
+  if (it == unseen_writes_.end()) return true;
+  std::string cached_rv = cached["metadata"].value("resourceVersion", "");
+  auto a = NumericVersion(cached_rv), b = NumericVersion(it->second);
+  bool seen = cached_rv == it->second || (a && b && *a >= *b);
+  if (seen) unseen_writes_.erase(it);
+  return seen;
+}
+
+// Whether the primary runs the revision the status says it should: during a promotion the
+// one being promoted, so an old primary that is still "ready" does not end the promotion.
+bool CanaryController::PrimaryCarries(const json& primary, const api::CanaryStatus& status) {
+  if (status.phase != api::Phase::kPromoting && status.phase != api::Phase::kFinalising) return true;
+  const json* annotations = core::FindAt(primary, {"spec", "template", "metadata", "annotations"});
+  std::string revision = annotations ? core::Str(*annotations, kPromotedRevisionAnnotation) : "";
+  return revision == status.last_applied_spec;
 }
 
 }  // namespace sluice::canary

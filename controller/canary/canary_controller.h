@@ -10,9 +10,11 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "analysis/runner.h"
 #include "api/canary_types.h"
+#include "controller/canary/state_machine.h"
 #include "kube/client.h"
 #include "core/clock.h"
 #include "kube/event_recorder.h"
@@ -72,9 +74,16 @@ class CanaryController final : public kube::runtime::Reconciler {
   void EnqueueNamespace(const std::string& ns);
 
   boost::asio::awaitable<void> Execute(Pass& pass);
+  void RecordEvent(const Pass& pass, const Action& action);
+  bool Usable(const Pass& pass) const;
+  void DesiredRoute(Pass& pass);
+  boost::asio::awaitable<void> Converge(Pass& pass);
+  bool PrimaryNeedsSync(const Pass& pass) const;
+  boost::asio::awaitable<void> Announce(Pass& pass);
+  boost::asio::awaitable<void> DeliverAlerts(Pass& pass);
   boost::asio::awaitable<void> EnsureBackendServices(Pass& pass);
   boost::asio::awaitable<void> SyncPrimary(Pass& pass);
-  boost::asio::awaitable<void> WriteRoute(Pass& pass, int canary_weight, bool ab_match, bool mirror);
+  boost::asio::awaitable<void> VerifyRoute(Pass& pass);
   boost::asio::awaitable<void> ScaleTarget(Pass& pass, bool up);
   boost::asio::awaitable<void> Finalize(Pass& pass, bool revert);
   boost::asio::awaitable<void> EnsureFinalizer(Pass& pass);
@@ -85,6 +94,9 @@ class CanaryController final : public kube::runtime::Reconciler {
   boost::asio::awaitable<bool> ApplyIfChanged(const nlohmann::json& desired, uint64_t& counter);
 
   std::shared_ptr<kube::Informer> InformerFor(const std::string& kind) const;
+  void Wrote(const nlohmann::json& response);
+  bool Fresh(const nlohmann::json& cached);
+  static bool PrimaryCarries(const nlohmann::json& primary, const api::CanaryStatus& status);
 
   std::shared_ptr<kube::Client> client_;
   std::shared_ptr<kube::EventRecorder> events_;
@@ -97,6 +109,9 @@ class CanaryController final : public kube::runtime::Reconciler {
   // delivers our write, the cache holds that stale version, and acting on it would repeat
   // the step just taken.
   std::map<std::string, std::string> stale_version_;
+  // "Kind/ns/name" -> the resourceVersion our last write of it returned, until the cache
+  // shows that version or a newer one (Fresh).
+  std::unordered_map<std::string, std::string> unseen_writes_;
   ReconcileStats stats_;
   analysis::ObjectLookup lookup_;  // the analysis reads templates, providers and secrets from our caches
 };

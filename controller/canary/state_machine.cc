@@ -98,6 +98,14 @@ class Stepper {
 
   Decision Done() {
     s().observed_generation = in_.generation;
+    if (route_action_ >= 0) {
+      Action& a = d_.actions[static_cast<size_t>(route_action_)];
+      routing::Weights w = TrafficFor(spec(), s()).value_or(routing::Weights{100 - s().canary_weight, s().canary_weight});
+      a.primary_weight = w.primary;
+      a.canary_weight = w.canary;
+      a.ab_match = w.ab_match;
+      a.mirror = w.mirror;
+    }
     return std::move(d_);
   }
 
@@ -112,12 +120,15 @@ class Stepper {
     Emit(a);
   }
 
+  // Alerts are queued in status with the step that decides them and delivered after that
+  // status is written (docs/reliability.md); the action is the record of the decision.
   void Alert(const std::string& severity, const std::string& reason, const std::string& message) {
     Action a{Action::Type::kAlert};
     a.severity = severity;
     a.reason = reason;
     a.message = message;
     Emit(a);
+    if (!spec().analysis.alerts.empty()) s().pending_alerts.push_back({severity, reason, message});
   }
 
   void Webhooks(const std::string& type) {
@@ -126,14 +137,13 @@ class Stepper {
     Emit(a);
   }
 
-  void Route(int canary_weight, bool ab_match = false) {
-    Action a{Action::Type::kRoute};
-    a.canary_weight = canary_weight;
-    a.primary_weight = 100 - canary_weight;
-    a.ab_match = ab_match;
-    a.mirror = spec().analysis.mirror && canary_weight < 100 && in_.spec.strategy() != api::Strategy::kABTesting &&
-               api::InProgress(s().phase);
-    Emit(a);
+  // Moves traffic. One kRoute action per tick at most, filled in by Done() from the final
+  // status (TrafficFor), so the action and the route the reconciler converges to never differ.
+  void Route(int canary_weight) {
+    if (route_action_ < 0) {
+      route_action_ = static_cast<int>(d_.actions.size());
+      Emit(Action{Action::Type::kRoute});
+    }
     s().canary_weight = canary_weight;
   }
 
@@ -294,6 +304,11 @@ class Stepper {
   }
 
   void Progress() {
+    if (!in_.facts.target_found) {
+      Rollback("TargetNotFound", "Deployment " + spec().target_name +
+                                     " was deleted during the rollout: traffic returned to the primary");
+      return;
+    }
     if (in_.facts.target_found && in_.facts.target_revision == s().last_promoted_spec &&
         s().last_applied_spec != s().last_promoted_spec) {
       EndReverted();
@@ -382,7 +397,7 @@ class Stepper {
     }
     s().iterations++;
     if (spec().strategy() == api::Strategy::kABTesting)
-      Route(0, /*ab_match=*/true);
+      Route(0);  // the analysis matches go to the canary (TrafficFor)
     else if (s().iterations == 1)
       Route(0);  // blue/green: the canary is tested through its own Service; mirroring if asked
     Event("Normal", "Advance", "iteration " + std::to_string(s().iterations) + "/" +
@@ -455,6 +470,7 @@ class Stepper {
   const StepInput& in_;
   const analysis::AnalysisOutcome& outcome_;
   Decision d_;
+  int route_action_ = -1;  // index of this tick's kRoute action
 };
 
 }  // namespace
@@ -496,5 +512,37 @@ analysis::AnalysisPlan PlanAnalysis(const StepInput& in) {
 }
 
 Decision Step(const StepInput& input, const analysis::AnalysisOutcome& outcome) { return Stepper(input, outcome).Run(); }
+
+std::optional<routing::Weights> TrafficFor(const api::CanarySpec& spec, const api::CanaryStatus& status) {
+  using api::Phase;
+  if (status.phase == Phase::kInitializing || status.phase == Phase::kTerminating ||
+      status.phase == Phase::kTerminated)
+    return std::nullopt;
+  routing::Weights w{100 - status.canary_weight, status.canary_weight, false, false};
+  bool analysing = status.phase == Phase::kProgressing || status.phase == Phase::kWaitingPromotion;
+  bool stepped = status.iterations > 0 || status.step_index > 0;  // the first step has run
+  if (spec.strategy() == api::Strategy::kABTesting)
+    w.ab_match = analysing && status.iterations > 0;
+  else
+    w.mirror = spec.analysis.mirror && analysing && stepped && w.canary < 100;
+  return w;
+}
+
+std::optional<bool> CanaryShouldRun(const api::CanaryStatus& status) {
+  using api::Phase;
+  switch (status.phase) {
+    case Phase::kProgressing:
+    case Phase::kWaitingPromotion:
+    case Phase::kPromoting:
+    case Phase::kFinalising:
+      return true;
+    case Phase::kInitialized:
+    case Phase::kSucceeded:
+    case Phase::kFailed:
+      return false;
+    default:
+      return std::nullopt;
+  }
+}
 
 }  // namespace sluice::canary

@@ -13,6 +13,7 @@
 
 #include "analysis/plan.h"
 #include "api/canary_types.h"
+#include "routing/router.h"
 
 namespace sluice::canary {
 
@@ -77,6 +78,17 @@ struct Decision {
 };
 
 analysis::AnalysisPlan PlanAnalysis(const StepInput& input);
+
+// Where traffic belongs for a status, derived from it alone: the reconciler writes the route
+// from this on every reconcile (after the status is durable), so a route write that failed or
+// a cache that missed a change is corrected by the next pass. nullopt while the route is not
+// the controller's to set (Initializing before the primary is ready, and deletion).
+std::optional<routing::Weights> TrafficFor(const api::CanarySpec& spec, const api::CanaryStatus& status);
+
+// Whether the target (the canary pods) should run for a status: true while a revision is
+// under test or being promoted, false when primary serves alone; nullopt when the reconciler
+// should leave its replicas alone (Initializing, Waiting, deletion).
+std::optional<bool> CanaryShouldRun(const api::CanaryStatus& status);
 Decision Step(const StepInput& input, const analysis::AnalysisOutcome& outcome = {});
 
 }  // namespace sluice::canary

@@ -252,9 +252,9 @@ class HoldAtFirstStep final : public sluice::analysis::AnalysisRunner {
                                     const sluice::analysis::ObjectLookup&) override {
     co_return;
   }
-  asio::awaitable<void> SendAlert(const json&, const sluice::analysis::Alert&,
-                                  const sluice::analysis::ObjectLookup&) override {
-    co_return;
+  asio::awaitable<std::vector<sluice::analysis::AlertFailure>> SendAlert(const json&, const sluice::analysis::Alert&,
+                                                                         const sluice::analysis::ObjectLookup&) override {
+    co_return std::vector<sluice::analysis::AlertFailure>{};
   }
 };
 

@@ -8,6 +8,7 @@ using namespace sluice::api;
 using namespace sluice::analysis;
 using namespace std::chrono_literals;
 using Type = Action::Type;
+using sluice::routing::Weights;
 
 namespace {
 
@@ -527,4 +528,79 @@ TEST_CASE("every phase change records an Event with a reason", "[state]") {
   REQUIRE(ev);
   CHECK(ev->reason == "Progressing");
   CHECK_THAT(ev->message, Catch::Contains("rev2"));
+}
+
+TEST_CASE("the route is a function of the status: one route action per tick, equal to TrafficFor", "[state][reliability]") {
+  Rollout r;
+  r.spec.analysis.iterations = 2;
+  r.spec.analysis.mirror = true;
+  REQUIRE(r.spec.strategy() == Strategy::kBlueGreen);
+  CHECK_FALSE(TrafficFor(r.spec, r.status).has_value());  // Initializing: not ours to set yet
+  r.Initialized();
+  CHECK(TrafficFor(r.spec, r.status) == Weights{100, 0, false, false});
+  r.Started();
+  CHECK_FALSE(TrafficFor(r.spec, r.status)->mirror);  // no mirroring before the first step
+  auto& first = r.NextStep();
+  const Action* route = Find(first, Type::kRoute);
+  REQUIRE(route);
+  CHECK(route->mirror);
+  CHECK(TrafficFor(r.spec, r.status) == Weights{100, 0, false, true});
+  auto& second = r.NextStep();
+  CHECK_FALSE(Has(second, Type::kRoute));  // the route stays what the status says
+  CHECK(TrafficFor(r.spec, r.status)->mirror);
+  auto& promote = r.NextStep();
+  CHECK(RoutedCanaryWeight(promote) == 100);
+  CHECK_FALSE(Find(promote, Type::kRoute)->mirror);  // promoting: all traffic, no mirror
+  r.facts.primary_ready = true;
+  auto& done = r.Tick();
+  int routes = 0;
+  for (const auto& a : done.actions) routes += a.type == Type::kRoute;
+  CHECK(routes == 1);  // 100 -> 0 within one tick is one route, the final one
+  CHECK(TrafficFor(r.spec, r.status) == Weights{100, 0, false, false});
+  CHECK(CanaryShouldRun(r.status) == false);
+}
+
+TEST_CASE("the target deleted mid-rollout fails the rollout and returns traffic to the primary", "[state][reliability]") {
+  Rollout r;
+  r.Initialized().Started();
+  r.NextStep();
+  REQUIRE(r.status.canary_weight == 10);
+  r.facts.target_found = false;
+  r.facts.canary_ready = false;
+  auto& d = r.Tick();
+  CHECK(r.status.phase == Phase::kFailed);
+  CHECK(ReadyReason(r.status) == "TargetNotFound");
+  CHECK(RoutedCanaryWeight(d) == 0);
+  const Action* ev = Find(d, Type::kEvent);
+  REQUIRE(ev);
+  CHECK(ev->event_type == "Warning");
+  CHECK_THAT(ev->message, Catch::Contains("was deleted during the rollout"));
+}
+
+TEST_CASE("alerts are queued in status with the step that decides them, only when alerts are configured", "[state][reliability]") {
+  Rollout plain;
+  plain.Initialized().Started();
+  plain.NextStep(FailingCheck());
+  plain.NextStep(FailingCheck());
+  REQUIRE(plain.status.phase == Phase::kFailed);
+  CHECK(Has(plain.last, Type::kAlert));
+  CHECK(plain.status.pending_alerts.empty());  // nothing to deliver: no extra status write
+
+  Rollout r;
+  r.spec.analysis.alerts.push_back({"chat", "info", "slack", ""});
+  r.Initialized().Started();
+  r.NextStep(FailingCheck());
+  CHECK(r.status.pending_alerts.empty());
+  // The failing step decided twice from the same status (its first status write refused):
+  // each decision queues the alert once, and only the one that is written counts.
+  CanaryStatus before = r.status;
+  r.Advance(r.spec.analysis.interval);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    r.status = before;
+    r.Tick(FailingCheck());
+    REQUIRE(r.status.pending_alerts.size() == 1);
+    CHECK(r.status.pending_alerts[0].reason == "RolledBack");
+    CHECK(r.status.pending_alerts[0].severity == "error");
+  }
+  CHECK(CanaryShouldRun(r.status) == false);
 }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -30,10 +31,20 @@ class ScriptedAnalysis final : public analysis::AnalysisRunner {
                                            const analysis::ObjectLookup&) override {
     co_return;
   }
-  boost::asio::awaitable<void> SendAlert(const nlohmann::json&, const analysis::Alert&,
-                                         const analysis::ObjectLookup&) override {
-    co_return;
+  boost::asio::awaitable<std::vector<analysis::AlertFailure>> SendAlert(const nlohmann::json& canary,
+                                                                       const analysis::Alert& alert,
+                                                                       const analysis::ObjectLookup&) override {
+    std::lock_guard lock(mu);
+    alerts.push_back(canary["metadata"].value("name", "") + " " + alert.reason);
+    co_return std::vector<analysis::AlertFailure>{};
   }
+  // Every alert the controller asked to send: "<canary> <reason>".
+  std::vector<std::string> Alerts() {
+    std::lock_guard lock(mu);
+    return alerts;
+  }
+  std::mutex mu;
+  std::vector<std::string> alerts;
 };
 
 // A Deployment "podinfo" (image podinfo:<version>) and a Canary "podinfo" whose spec is the
