@@ -163,6 +163,11 @@ struct HttpServer::Impl {
   template <class Stream>
   asio::awaitable<void> Serve(Stream stream, bool verified);
   template <class Stream>
+  asio::awaitable<bool> AwaitRequest(Stream& stream, beast::flat_buffer& buffer);
+  template <class Stream>
+  asio::awaitable<boost::system::error_code> ReadRequest(Stream& stream, beast::flat_buffer& buffer,
+                                                         http::request_parser<http::string_body>& parser);
+  template <class Stream>
   asio::awaitable<bool> WriteStream(Stream& stream, const HttpResponse& res);
   HttpResponse Call(HttpRequest& req);
 };
@@ -185,7 +190,7 @@ asio::awaitable<bool> HttpServer::Impl::WriteStream(Stream& stream, const HttpRe
   for (const auto& [k, v] : res.headers) head.set(k, v);
   head.chunked(true);
   http::response_serializer<http::empty_body> sr{head};
-  lowest.expires_after(options.read_timeout);
+  lowest.expires_after(options.write_timeout);
   auto [ec, n] = co_await http::async_write_header(stream, sr, kTuple);
   if (ec) co_return false;
 
@@ -205,14 +210,14 @@ asio::awaitable<bool> HttpServer::Impl::WriteStream(Stream& stream, const HttpRe
   auto next_tick = es->tick_interval.count() > 0 ? Clock::now() + es->tick_interval : Clock::time_point::max();
   for (;;) {
     for (const auto& chunk : es->Drain()) {
-      lowest.expires_after(options.read_timeout);
+      lowest.expires_after(options.write_timeout);
       // GCC 12 mishandles temporaries inside co_await expressions: keep the chunk a local.
       auto body = http::make_chunk(asio::buffer(*chunk));
       auto [wec, wn] = co_await asio::async_write(stream, body, kTuple);
       if (wec) co_return false;
     }
     if (es->closed()) {
-      lowest.expires_after(options.read_timeout);
+      lowest.expires_after(options.write_timeout);
       auto last = http::make_chunk_last();
       auto [lec, ln] = co_await asio::async_write(stream, last, kTuple);
       co_return !lec;
@@ -236,6 +241,31 @@ asio::awaitable<bool> HttpServer::Impl::WriteStream(Stream& stream, const HttpRe
   }
 }
 
+// Waits up to idle_timeout for the first byte of the next request. False when the
+// connection idled out or the peer left: a plain close, as nothing was asked yet.
+template <class Stream>
+asio::awaitable<bool> HttpServer::Impl::AwaitRequest(Stream& stream, beast::flat_buffer& buffer) {
+  if (buffer.size() > 0) co_return true;  // pipelined: the next request is already here
+  beast::get_lowest_layer(stream).expires_after(options.idle_timeout);
+  auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kTuple);
+  if (ec) co_return false;
+  buffer.commit(n);
+  co_return true;
+}
+
+// Reads a whole request, headers and body, under one deadline set once at its first byte:
+// a client trickling a byte at a time cannot extend it. When it passes, the stream closes
+// the socket and the read ends with error::timeout.
+template <class Stream>
+asio::awaitable<boost::system::error_code> HttpServer::Impl::ReadRequest(
+    Stream& stream, beast::flat_buffer& buffer, http::request_parser<http::string_body>& parser) {
+  beast::get_lowest_layer(stream).expires_after(options.read_timeout);
+  auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, kTuple);
+  if (hec) co_return hec;
+  auto [bec, bn] = co_await http::async_read(stream, buffer, parser, kTuple);
+  co_return bec;
+}
+
 template <class Stream>
 asio::awaitable<void> HttpServer::Impl::Serve(Stream stream, bool verified) {
   auto& lowest = beast::get_lowest_layer(stream);
@@ -244,15 +274,8 @@ asio::awaitable<void> HttpServer::Impl::Serve(Stream stream, bool verified) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(options.max_body_bytes);
     parser.header_limit(256 * 1024);
-    lowest.expires_after(options.idle_timeout);
-    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, kTuple);
-    boost::system::error_code ec = hec;
-    if (ec && ec != http::error::body_limit) co_return;
-    if (!ec) {
-      lowest.expires_after(options.read_timeout);
-      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, kTuple);
-      ec = bec;
-    }
+    if (!co_await AwaitRequest(stream, buffer)) co_return;
+    boost::system::error_code ec = co_await ReadRequest(stream, buffer, parser);
     HttpResponse res;
     bool keep_alive = false;
     if (ec == http::error::body_limit) {
@@ -285,7 +308,7 @@ asio::awaitable<void> HttpServer::Impl::Serve(Stream stream, bool verified) {
     out.body() = std::move(res.body);
     out.keep_alive(keep_alive);
     out.prepare_payload();
-    lowest.expires_after(options.read_timeout);
+    lowest.expires_after(options.write_timeout);
     auto [wec, wn] = co_await http::async_write(stream, out, kTuple);
     if (wec) co_return;
     if (!keep_alive) {

@@ -1,6 +1,7 @@
-// A small HTTP/1.1 server (Boost.Beast coroutines behind this header) for the API emulator:
-// plain or TLS, keep-alive, a body limit, a per-request read deadline, and chunked streams
-// for watches. Handlers run on the server's single event-loop thread.
+// A small HTTP/1.1 server (Boost.Beast coroutines behind this header) for the API emulator,
+// the ops port, the receivers and the loadtester: plain or TLS, keep-alive, a body limit,
+// deadlines for reading a whole request and for idle connections, and chunked streams for
+// watches. Handlers run on the server's single event-loop thread.
 #pragma once
 
 #include <chrono>
@@ -96,8 +97,15 @@ struct HttpServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
   size_t max_body_bytes = 3 * 1024 * 1024;
-  std::chrono::milliseconds read_timeout{30000};
+  // From a request's first byte to its last (headers and body, one deadline, never
+  // extended by a trickle): a client slower than this, or one that holds a partial request
+  // open, gets 408 and the connection is closed, so slow clients cannot pile up. Also the
+  // TLS handshake's deadline.
+  std::chrono::milliseconds read_timeout{15000};
+  // A keep-alive connection waiting for its next request's first byte is closed after this.
   std::chrono::milliseconds idle_timeout{120000};
+  // Each write of a response (or of a watch chunk) to a client that stopped reading.
+  std::chrono::milliseconds write_timeout{30000};
   std::shared_ptr<TlsMaterial> tls;  // null: plain HTTP
 };
 
