@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <functional>
 #include <memory>
@@ -40,6 +42,8 @@ struct ControllerFlags {
   double lease_duration_s = 15;
   double renew_deadline_s = 10;
   double retry_period_s = 2;
+  // An API still coming up (a cluster starting, a network blip) is waited for this long.
+  double startup_timeout_s = 60;
   // Workers are coroutines waiting on the API, not threads: 16 keep 1,000 Canaries at a 10 s
   // interval within a second of schedule (tests/bench/canary_bench.cc, docs/canary.md).
   int workers = 16;
@@ -100,6 +104,24 @@ std::shared_ptr<canary::CanaryController> CanaryEngine(const ControllerFlags& fl
                                           std::make_shared<canary::ControllerMetrics>(manager.registry()));
 }
 
+std::chrono::milliseconds Millis(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+}
+
+kube::runtime::ManagerOptions Managing(const ControllerFlags& flags, asio::io_context& io,
+                                       const kube::RestConfig& config) {
+  // The start-up probes try once per call (no retries of their own) with a short deadline,
+  // so the Manager sees each failure and keeps within --startup-timeout.
+  auto probe_timeout = std::min(std::chrono::milliseconds(5000), Millis(flags.startup_timeout_s));
+  auto probe = kube::MakeHttpClient(io.get_executor(), config,
+                                    {.request_timeout = probe_timeout, .connect_timeout = probe_timeout, .max_retries = 0});
+  return {.listen = flags.listen,
+          .leader_elect = flags.leader_elect,
+          .lease = Lease(flags),
+          .startup_timeout = Millis(flags.startup_timeout_s),
+          .probe_client = probe};
+}
+
 int RunController(const ControllerFlags& flags) {
   ConfigureLogging(flags.log_format);
   kube::RestConfig config;
@@ -113,9 +135,12 @@ int RunController(const ControllerFlags& flags) {
   auto client = kube::MakeHttpClient(io.get_executor(), config,
                                      {.qps = flags.kube_api_qps, .burst = flags.kube_api_burst});
   auto events = kube::EventRecorder::Create(client, {.component = "sluice"});
-  kube::runtime::Manager manager(io, client, {.listen = flags.listen, .leader_elect = flags.leader_elect, .lease = Lease(flags)});
+  kube::runtime::Manager manager(io, client, Managing(flags, io, config));
 
-  manager.Add(CanaryEngine(flags, io, client, events, manager), {.required = true});
+  manager.Add(CanaryEngine(flags, io, client, events, manager),
+              {.required = true,
+               .hint = "apply crds/",
+               .kinds = {{"sluice.dev/v1beta1", "Canary"}, {"apps/v1", "Deployment"}}});
   // The GitRepository reconciler publishes checked-out revisions here; the syncs apply them.
   auto artifacts = std::make_shared<gitops::ArtifactStore>();
   gitops::KustomizationControllerOptions kso;
@@ -123,18 +148,22 @@ int RunController(const ControllerFlags& flags) {
   kso.workers = flags.workers;
   kso.kustomize_path = flags.kustomize_path;
   kso.metrics = std::make_shared<gitops::SyncMetrics>(manager.registry());
-  // Without the GitOps CRDs these stop and say so; the canary engine runs on.
+  // Without the GitOps CRDs these are not started and the log says so; the canary engine runs on.
   manager.Add(gitops::KustomizationController::Create(client, events, artifacts, kso),
-              {.hint = "is crds/sluice.dev_kustomizations.yaml applied?"});
+              {.hint = "is crds/sluice.dev_kustomizations.yaml applied?",
+               .kinds = {{"sluice.dev/v1beta1", "Kustomization"}}});
   gitops::GitRepositoryControllerOptions gso;
   gso.ns = flags.ns;
   gso.cache_dir = flags.cache_dir.empty() ? DefaultCacheDir() : flags.cache_dir;
   manager.Add(gitops::GitRepositoryController::Create(client, events, artifacts, gso),
-              {.hint = "is crds/sluice.dev_gitrepositories.yaml applied?"});
+              {.hint = "is crds/sluice.dev_gitrepositories.yaml applied?",
+               .kinds = {{"sluice.dev/v1beta1", "GitRepository"}}});
   // Webhooks reach any replica behind the Service, and a receiver only annotates the objects
   // to reconcile, so every replica serves the receivers, leader or not.
   auto receiver = gitops::ReceiverController::Create(client, events, {.ns = flags.ns, .metrics = manager.registry()});
-  manager.Add(receiver, {.leader_only = false, .hint = "is crds/sluice.dev_receivers.yaml applied?"});
+  manager.Add(receiver, {.leader_only = false,
+                         .hint = "is crds/sluice.dev_receivers.yaml applied?",
+                         .kinds = {{"sluice.dev/v1beta1", "Receiver"}, {"v1", "Secret"}}});
   manager.AddRoute("/hook/", [receiver](const net::HttpRequest& req) { return receiver->Handle(req); });
   return manager.Run();
 }
@@ -154,6 +183,9 @@ CLI::App* RegisterControllerCommand(CLI::App& app, std::function<int()>& run) {
   cmd->add_option("--lease-duration", flags->lease_duration_s, "seconds a follower waits before taking an unrenewed lease");
   cmd->add_option("--renew-deadline", flags->renew_deadline_s, "seconds the leader tries to renew before giving up");
   cmd->add_option("--retry-period", flags->retry_period_s, "seconds between lease attempts");
+  cmd->add_option("--startup-timeout", flags->startup_timeout_s,
+                  "seconds to wait at start for an API that cannot be reached yet before exiting 1 (default 60)")
+      ->check(CLI::Range(0.1, 86400.0));
   cmd->add_option("--workers", flags->workers, "concurrent reconciles per controller (coroutines on one thread)")
       ->check(CLI::Range(1, 256));
   cmd->add_option("--kustomize-path", flags->kustomize_path,
