@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <string_view>
 #include <variant>
 
 #include "api/receiver.h"
@@ -48,6 +49,8 @@ std::string Lower(std::string s) {
 }
 
 
+constexpr std::chrono::seconds kUnservedKindRecheck{30};
+
 std::string SecretToken(const json& secret) {
   auto data = secret.value("data", json::object());
   if (data.contains("token") && data["token"].is_string())
@@ -63,6 +66,52 @@ void SetReady(json& status, const std::string& value, const std::string& reason,
     if (old.value("type", "") == "Ready" && old.value("status", "") == value)
       c["lastTransitionTime"] = old.value("lastTransitionTime", c["lastTransitionTime"].get<std::string>());
   status["conditions"] = json::array({c});
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+// application/x-www-form-urlencoded value decoding: %XX escapes, '+' for a space.
+std::string FormDecode(std::string_view in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size() && HexDigit(in[i + 1]) >= 0 && HexDigit(in[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexDigit(in[i + 1]) * 16 + HexDigit(in[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(in[i] == '+' ? ' ' : in[i]);
+    }
+  }
+  return out;
+}
+
+// One field of a form-encoded body, decoded; "" when absent.
+std::string FormField(std::string_view body, const std::string& name) {
+  const std::string prefix = name + "=";
+  while (!body.empty()) {
+    std::string_view pair = body.substr(0, body.find('&'));
+    if (pair.substr(0, prefix.size()) == prefix) return FormDecode(pair.substr(prefix.size()));
+    body.remove_prefix(std::min(body.size(), pair.size() + 1));
+  }
+  return "";
+}
+
+// Every receiver type's sender posts a JSON payload (GitHub may form-encode it as
+// payload=<json>). A proven request without one comes from a broken sender or proxy: it is
+// refused so that its sender sees the failure instead of a 200 that did nothing useful.
+// A JSON body passes whatever its Content-Type says (curl labels a body it posts form data).
+std::string PayloadError(const std::string& type, const net::HttpRequest& req) {
+  if (json::accept(req.body)) return "";
+  bool form = Lower(req.Header("content-type")).rfind("application/x-www-form-urlencoded", 0) == 0;
+  if (type == "github" && form) {
+    if (json::accept(FormField(req.body, "payload"))) return "";
+    return "the body is not JSON and its form field 'payload' is not JSON either";
+  }
+  return "the body is not JSON (" + std::to_string(req.body.size()) + " bytes); a " + type +
+         " webhook sends a JSON payload";
 }
 
 // The Receiver's spec as a route, or an error naming the field.
@@ -191,6 +240,11 @@ net::HttpResponse ReceiverController::Handle(const net::HttpRequest& req) {
     spdlog::warn("receiver {}: rejected a {} request with a bad signature or token", route->receiver, route->type);
     return net::HttpResponse::Text(401, "signature or token does not match");
   }
+  if (std::string bad = PayloadError(route->type, req); !bad.empty()) {
+    CountResult("bad_request");
+    spdlog::warn("receiver {}: refused a signed {} request: {}", route->receiver, route->type, bad);
+    return net::HttpResponse::Text(400, bad);
+  }
   if (event == "ping") {
     CountResult("ignored");
     return net::HttpResponse::Text(200, "pong");
@@ -227,6 +281,26 @@ asio::awaitable<void> ReceiverController::Trigger(ReceiverRoute route) {
       spdlog::warn("receiver {}: cannot request reconcile of {} {}/{}: {}", route.receiver, t.kind, t.ns, t.name, e.what());
     }
   }
+}
+
+asio::awaitable<std::string> ReceiverController::UnservedKind(const ReceiverRoute& route) {
+  for (size_t i = 0; i < route.targets.size(); ++i) {
+    const ReceiverTarget& t = route.targets[i];
+    std::string type_key = t.api_version + "/" + t.kind;
+    if (resolved_.count(type_key)) continue;
+    bool served = true;
+    try {
+      auto op = client_->Resolve(t.api_version, t.kind);
+      resolved_[type_key] = co_await std::move(op);
+    } catch (const core::ApiError& e) {
+      if (!e.IsNotFound()) throw;  // the API could not answer: the reconcile is retried
+      served = false;
+    }
+    if (!served)
+      co_return "spec.resources[" + std::to_string(i) + "]: the API does not serve kind " + t.kind + " in " +
+          t.api_version + " (a typo, or is its CustomResourceDefinition not applied?)";
+  }
+  co_return "";
 }
 
 std::weak_ptr<ReceiverController> ReceiverController::WeakSelf() {
@@ -315,6 +389,12 @@ asio::awaitable<void> ReceiverController::Reconcile(std::string key) {
     error = "spec.secretRef: Secret " + ns + "/" + secret_name + " not found";
   else if (token.empty())
     error = "spec.secretRef: Secret " + ns + "/" + secret_name + " has no 'token'";
+  bool unserved = false;
+  if (error.empty()) {
+    auto check = UnservedKind(*route);
+    error = co_await std::move(check);
+    unserved = !error.empty();
+  }
   if (!error.empty()) {
     SetRoute(key, "", std::nullopt);
     desired.erase("webhookPath");
@@ -327,6 +407,8 @@ asio::awaitable<void> ReceiverController::Reconcile(std::string key) {
     desired["webhookPath"] = path;
     SetReady(desired, "True", "Succeeded", "receiver serving " + path, generation, now);
   }
+  // A CRD applied later makes the kind served: look again, as nothing else would enqueue this.
+  if (unserved) EnqueueAfter(key, kUnservedKindRecheck);
   if (desired == status) co_return;
   if (!error.empty()) events_->Warning(r, "InvalidSpec", error);
   json apply = {{"apiVersion", resource_.ApiVersion()},

@@ -5,7 +5,8 @@
 // X-Hub-Signature-256 HMAC-SHA256 of the body; GitLab: X-Gitlab-Token; generic-hmac:
 // X-Signature: sha256=<hex HMAC of the body>) sets `sluice.dev/reconcile: <now>` on every
 // listed object, which their controllers handle at once. Anything else gets 401 and counts
-// in sluice_receiver_requests_total{result="unauthorized"}.
+// in sluice_receiver_requests_total{result="unauthorized"}; a proven request whose body is
+// not the JSON payload its type sends gets 400 (result="bad_request") and reconciles nothing.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -83,6 +84,9 @@ class ReceiverController final : public kube::runtime::Reconciler {
   std::weak_ptr<ReceiverController> WeakSelf();
   boost::asio::awaitable<void> Reconcile(std::string key) override;
   boost::asio::awaitable<void> Trigger(ReceiverRoute route);
+  // "" when the API serves every kind in spec.resources, else which one it does not serve.
+  // Throws when the API cannot be asked (the reconcile is retried).
+  boost::asio::awaitable<std::string> UnservedKind(const ReceiverRoute& route);
   void SetRoute(const std::string& receiver, const std::string& path, std::optional<ReceiverRoute> route);
   void CountResult(const std::string& result);
 
