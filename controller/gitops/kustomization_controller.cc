@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include "api/canary_spec.h"
@@ -51,6 +52,29 @@ std::string Join(const std::vector<std::string>& parts, const std::string& sep) 
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : sep) + p;
   return out;
+}
+
+// The dependsOn path from `self` back to itself ({"shop/a", "shop/b", "shop/a"}), or empty
+// when no path returns. Cycles elsewhere in the graph are left to their own members.
+std::vector<std::string> CycleThrough(const std::string& self,
+                                      const std::function<std::vector<std::string>(const std::string&)>& deps_of) {
+  std::vector<std::string> path{self};
+  std::set<std::string> explored;  // reached without leading back to self
+  std::function<bool(const std::string&)> visit = [&](const std::string& key) {
+    for (const auto& dep : deps_of(key)) {
+      if (dep == self) {
+        path.push_back(dep);
+        return true;
+      }
+      if (explored.count(dep) || std::find(path.begin(), path.end(), dep) != path.end()) continue;
+      path.push_back(dep);
+      if (visit(dep)) return true;
+      path.pop_back();
+      explored.insert(dep);
+    }
+    return false;
+  };
+  return visit(self) ? path : std::vector<std::string>{};
 }
 
 bool HasFinalizer(const json& kustomization) {
@@ -299,9 +323,42 @@ asio::awaitable<void> KustomizationController::Reconcile(std::string key) {
   if (pass.requeue.count() > 0) EnqueueAfter(key, pass.requeue);
 }
 
+std::vector<std::string> KustomizationController::DependsOnKeys(const Pass& pass, const std::string& key) const {
+  std::vector<NamespacedName> deps = pass.spec.depends_on;
+  if (key != pass.key) {
+    auto obj = informer_->Get(key);
+    if (!obj) return {};
+    try {
+      deps = ParseKustomizationSpec(*obj).depends_on;
+    } catch (const std::exception&) {
+      return {};  // an invalid spec is reported on that object and applies nothing
+    }
+  }
+  std::vector<std::string> keys;
+  for (const auto& d : deps) keys.push_back(d.Key());
+  return keys;
+}
+
+// A dependsOn cycle can never become Ready by waiting: Ready=False and Stalled, a Warning
+// Event when it is first seen, and nothing applied. Returns whether there is one.
+bool KustomizationController::FailOnCycle(Pass& pass) {
+  auto cycle = CycleThrough(pass.key, [&](const std::string& key) { return DependsOnKeys(pass, key); });
+  if (cycle.empty()) return false;
+  std::string message = "spec.dependsOn forms a cycle: " + Join(cycle, " -> ") +
+                        "; nothing is applied until one of them stops depending on the next";
+  const json* ready = Condition(pass.current_status, "Ready");
+  bool seen = ready && ready->value("reason", "") == "DependencyCycle" && ready->value("message", "") == message;
+  pass.Fail("DependencyCycle", message, /*stalled=*/true);
+  if (!seen) events_->Warning(*pass.object, "DependencyCycle", message);
+  // Editing another member breaks the cycle without an event for this one: look again.
+  pass.requeue = options_.dependency_requeue;
+  return true;
+}
+
 asio::awaitable<void> KustomizationController::Sync(Pass& pass) {
   const KustomizationSpec& spec = pass.spec;
   pass.requeue = spec.RetryInterval();
+  if (FailOnCycle(pass)) co_return;
   std::vector<std::string> waiting;
   for (const auto& dep : spec.depends_on) {
     auto d = informer_->Get(dep.Key());

@@ -96,6 +96,9 @@ class KustomizationController final : public kube::runtime::Reconciler {
   void EnqueueDependents(const nlohmann::json& kustomization);
 
   boost::asio::awaitable<void> Sync(Pass& pass);
+  // "namespace/name" of the Kustomizations `key` depends on (this pass's spec for its own key).
+  std::vector<std::string> DependsOnKeys(const Pass& pass, const std::string& key) const;
+  bool FailOnCycle(Pass& pass);
   boost::asio::awaitable<Variables> ResolveVariables(Pass& pass);
   boost::asio::awaitable<std::vector<Manifest>> Load(std::string root, std::string path, BuildOptions options);
   boost::asio::awaitable<std::vector<ApplyItem>> Prepare(Pass& pass, std::vector<Manifest> manifests);

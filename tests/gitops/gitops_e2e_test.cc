@@ -198,6 +198,55 @@ TEST_CASE("sync: dependsOn holds a sync until its dependency is Ready", "[gitops
   CHECK(healthy);
 }
 
+namespace {
+
+bool HasWarning(SyncCluster& c, const std::string& name, const std::string& reason, const std::string& text) {
+  for (const auto& e : c.Events(name))
+    if (e.value("type", "") == "Warning" && e.value("reason", "") == reason &&
+        e.value("message", "").find(text) != std::string::npos)
+      return true;
+  return false;
+}
+
+std::string Condition(const json& k, const std::string& type, const std::string& field) {
+  for (const auto& cond : k.value("status", json::object()).value("conditions", json::array()))
+    if (cond.value("type", "") == type) return cond.value(field, "");
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("sync: a dependsOn cycle is reported as DependencyCycle naming it, and nothing is applied", "[gitops][e2e]") {
+  SyncCluster c;
+  SyncRepo repo;
+  std::string rev = c.Publish(repo, repo.Commit({{"a/a.yaml", ConfigMap("from-a", "default", "a")},
+                                                 {"b/b.yaml", ConfigMap("from-b", "default", "b")},
+                                                 {"self/s.yaml", ConfigMap("from-self", "default", "s")}}));
+  c.ApplyKustomization("a", "a", "  interval: 1m\n  dependsOn:\n    - name: b\n");
+  c.ApplyKustomization("b", "b", "  interval: 1m\n  dependsOn:\n    - name: a\n");
+  c.ApplyKustomization("self", "self", "  interval: 1m\n  dependsOn:\n    - name: self\n");
+  c.WaitFailed("a", "spec.dependsOn forms a cycle: default/a -> default/b -> default/a");
+  c.WaitFailed("b", "spec.dependsOn forms a cycle: default/b -> default/a -> default/b");
+  c.WaitFailed("self", "spec.dependsOn forms a cycle: default/self -> default/self");
+  for (const char* name : {"a", "b", "self"}) {
+    json k = c.Kustomization(name);
+    INFO(name << ": " << k["status"].dump(2));
+    CHECK(Condition(k, "Ready", "reason") == "DependencyCycle");
+    CHECK(Condition(k, "Stalled", "status") == "True");
+    CHECK(WaitFor([&] { return HasWarning(c, name, "DependencyCycle", "forms a cycle"); }, std::chrono::seconds(5)));
+  }
+  CHECK(Data(c, "default", "from-a") == "<absent>");
+  CHECK(Data(c, "default", "from-b") == "<absent>");
+  CHECK(Data(c, "default", "from-self") == "<absent>");
+
+  // Breaking the cycle lets both apply, the dependency first.
+  c.ApplyKustomization("b", "b", "  interval: 1m\n  dependsOn: []\n");
+  c.WaitApplied("b", rev);
+  c.WaitApplied("a", rev);
+  CHECK(Data(c, "default", "from-a") == "a");
+  CHECK(Condition(c.Kustomization("a"), "Stalled", "status") == "");
+}
+
 TEST_CASE("sync: substitution, targetNamespace and the reconcile annotation", "[gitops][e2e]") {
   SyncCluster c;
   SyncRepo repo;

@@ -281,6 +281,18 @@ std::string SyncCluster::ReadyStatus(const std::string& name) {
   return c ? c->value("status", "") : "";
 }
 
+std::vector<json> SyncCluster::Events(const std::string& name, const std::string& ns) {
+  auto res = Resolve("v1", "Event");
+  kube::ListOptions options;
+  options.field_selector = "involvedObject.kind=Kustomization,involvedObject.name=" + name;
+  json list = Call(test_client_->ListAll(res, ns, options));
+  std::vector<json> out;
+  for (const auto& e : list.value("items", json::array()))
+    if (e["involvedObject"].value("name", "") == name && e["involvedObject"].value("kind", "") == "Kustomization")
+      out.push_back(e);
+  return out;
+}
+
 std::string SyncCluster::ReadyMessage(const std::string& name) {
   const json k = Kustomization(name);
   const json* c = FindCondition(k, "Ready");

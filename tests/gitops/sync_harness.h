@@ -91,6 +91,8 @@ class SyncCluster {
   nlohmann::json Kustomization(const std::string& name, const std::string& ns = "default") {
     return Get("sluice.dev/v1beta1", "Kustomization", ns, name);
   }
+  // The Events about Kustomization <ns>/<name>, those `kubectl describe` lists.
+  std::vector<nlohmann::json> Events(const std::string& name, const std::string& ns = "default");
   std::string ReadyStatus(const std::string& name);
   std::string ReadyMessage(const std::string& name);
   // Waits until Ready=True with lastAppliedRevision == revision; FAILs with the status.
