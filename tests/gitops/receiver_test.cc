@@ -110,7 +110,7 @@ TEST_CASE("receiver: signature helpers") {
   CHECK_FALSE(gitops::VerifySha256Signature("", "body", "sha256=" + gitops::HmacSha256Hex("", "body")));
 }
 
-TEST_CASE("receiver: a signed GitHub push reconciles the GitRepository within a second; a bad signature gets 401") {
+TEST_CASE("receiver: a signed GitHub push reconciles the GitRepository within a second, and a bad signature gets 401") {
   SourceCluster c;
   GitRepo repo;
   Hooked hook = SetupFetched(c, repo, "github");

@@ -132,7 +132,7 @@ TEST_CASE("http server: a request trickled a byte at a time does not extend its 
   CHECK(took < 3000ms);  // 200 bytes at 50 ms each would take 10 s
 }
 
-TEST_CASE("http server: the read deadline starts at a request's first byte; idle keep-alive connections close",
+TEST_CASE("http server: the read deadline starts at a request's first byte, and idle keep-alive connections close",
           "[net][http_server]") {
   auto server = StartServer(400ms, 1500ms);
   RawConnection c(server->port());
