@@ -66,6 +66,7 @@ struct CanaryController::Pass {
   Decision decision;
   std::optional<routing::Weights> traffic;  // where the decided status puts traffic
   std::vector<json> route;                  // the routing objects for `traffic`
+  bool route_verified = false;              // `route` written this pass, on the API's word
 };
 
 std::shared_ptr<CanaryController> CanaryController::Create(std::shared_ptr<kube::Client> client,
@@ -293,7 +294,7 @@ asio::awaitable<void> CanaryController::Reconcile(std::string key) {
     pass.facts.primary_found = primary != nullptr;
     int primary_threshold = canary["spec"].value("analysis", json::object()).value("primaryReadyThreshold", 100);
     pass.facts.primary_ready = primary && ReadinessOf(*primary, primary_threshold).ready &&
-                               PrimaryCarries(*primary, status) && Fresh(*primary);
+                               PrimaryCarries(*primary, status) && Latest(primary) == primary;
   }
   pass.requests = RequestsFromAnnotations(canary);
 
@@ -320,6 +321,10 @@ asio::awaitable<void> CanaryController::Reconcile(std::string key) {
     // again on fresh state. Everything after it is derived from that status, so a failure
     // below is repaired by the next pass (docs/reliability.md).
     DesiredRoute(pass);
+    // Traffic moving back toward the primary (abort, rollback, the end of a promotion) is
+    // safe before the status says so, and an abort is measured by how soon it lands: it goes
+    // first. If the status write then fails, the next pass decides the same retreat again.
+    if (pass.traffic && pass.traffic->canary < status.canary_weight) co_await VerifyRoute(pass);
     bool written = co_await WriteStatus(pass);
     if (written) stale_version_[key] = version;
     co_await Converge(pass);
@@ -378,8 +383,8 @@ asio::awaitable<void> CanaryController::Converge(Pass& pass) {
   }
   std::optional<bool> canary_runs = CanaryShouldRun(status);
   if (pass.target && canary_runs == true) co_await ScaleTarget(pass, /*up=*/true);
-  bool scaling_down = pass.target && canary_runs == false && (*pass.target)["spec"].value("replicas", 1) != 0;
-  if (scaling_down)
+  bool scaling_down = pass.target && canary_runs == false && (*Latest(pass.target))["spec"].value("replicas", 1) != 0;
+  if (scaling_down && !pass.route_verified)
     co_await VerifyRoute(pass);
   else
     for (const auto& obj : pass.route) co_await ApplyIfChanged(obj, stats_.route_writes);
@@ -456,8 +461,8 @@ asio::awaitable<bool> CanaryController::ApplyIfChanged(const json& desired, uint
   auto informer = InformerFor(kind);
   const json& meta = desired["metadata"];
   if (informer) {
-    auto live = informer->Get(meta.value("namespace", ""), meta.value("name", ""));
-    if (live && Fresh(*live) && apimachinery::ContainsAll(*live, desired)) co_return false;
+    auto live = Latest(informer->Get(meta.value("namespace", ""), meta.value("name", "")));
+    if (live && apimachinery::ContainsAll(*live, desired)) co_return false;
   }
   auto res = resources_.at(kind);
   // Every argument named: GCC 12 destroys coroutine argument temporaries twice (kube/client.h).
@@ -491,27 +496,19 @@ asio::awaitable<void> CanaryController::SyncPrimary(Pass& pass) {
   co_await ApplyIfChanged(primary, stats_.other_writes);
 }
 
-// Before the canary loses its pods: each routing object read fresh from the API (a cache
-// may not have seen a change yet) and written unless it already routes as decided.
+// Before the canary loses its pods: each routing object written as decided whatever the
+// cache says (server-side apply is idempotent), so the scale-down that follows rests on the
+// API server's answer, not on a cache that may have missed a change.
 asio::awaitable<void> CanaryController::VerifyRoute(Pass& pass) {
   for (const auto& desired : pass.route) {
-    const json& meta = desired["metadata"];
     auto res = resources_.at(desired.value("kind", ""));
-    json live;
-    try {
-      auto get = client_->Get(res, meta.value("namespace", ""), meta.value("name", ""));
-      live = co_await std::move(get);
-      stats_.reads++;
-    } catch (const core::ApiError& e) {
-      if (!e.IsNotFound()) throw;
-    }
-    if (!live.is_null() && apimachinery::ContainsAll(live, desired)) continue;
     const std::string no_subresource;
     auto op = client_->Apply(res, desired, options_.field_manager, /*force=*/true, no_subresource);
     json written = co_await std::move(op);
     Wrote(written);
     stats_.route_writes++;
   }
+  pass.route_verified = true;
 }
 
 asio::awaitable<void> CanaryController::ScaleTarget(Pass& pass, bool up) {
@@ -520,7 +517,7 @@ asio::awaitable<void> CanaryController::ScaleTarget(Pass& pass, bool up) {
     auto primary = informers_["Deployment"]->Get(pass.ns, pass.spec.target_name + "-primary");
     replicas = primary ? std::max(1, (*primary)["spec"].value("replicas", 1)) : 1;
   }
-  if ((*pass.target)["spec"].value("replicas", 1) == replicas && Fresh(*pass.target)) co_return;
+  if ((*Latest(pass.target))["spec"].value("replicas", 1) == replicas) co_return;
   json patch = {{"spec", {{"replicas", replicas}}}};
   kube::PatchOptions po;
   po.field_manager = options_.field_manager;
@@ -612,20 +609,25 @@ std::optional<uint64_t> NumericVersion(const std::string& rv) {
 void CanaryController::Wrote(const json& response) {
   if (!response.is_object() || !response.contains("metadata")) return;
   if (unseen_writes_.size() > 100000) unseen_writes_.clear();  // a bound; a forgotten entry costs one write
-  unseen_writes_[ObjectId(response)] = response["metadata"].value("resourceVersion", "");
+  unseen_writes_[ObjectId(response)] = std::make_shared<const json>(response);
 }
 
-// A cached object is fresh when it is our last write or newer. Until the watch delivers our
-// write (or a later change) the cache may show the object as it was before it, and a
-// decision on that image could skip a write that is still needed.
-bool CanaryController::Fresh(const json& cached) {
-  auto it = unseen_writes_.find(ObjectId(cached));
-  if (it == unseen_writes_.end()) return true;
-  std::string cached_rv = cached["metadata"].value("resourceVersion", "");
-  auto a = NumericVersion(cached_rv), b = NumericVersion(it->second);
-  bool seen = cached_rv == it->second || (a && b && *a >= *b);
-  if (seen) unseen_writes_.erase(it);
-  return seen;
+// The newest state of an object we know: the cached one, unless our own last write of it
+// is newer (the watch has not delivered it yet). Deciding on a cache older than our own
+// write could skip a write that is still needed; deciding on the write itself also avoids
+// writing the same thing twice while the watch catches up.
+kube::ObjectPtr CanaryController::Latest(const kube::ObjectPtr& cached) {
+  if (!cached) return cached;
+  auto it = unseen_writes_.find(ObjectId(*cached));
+  if (it == unseen_writes_.end()) return cached;
+  std::string cached_rv = (*cached)["metadata"].value("resourceVersion", "");
+  std::string written_rv = (*it->second)["metadata"].value("resourceVersion", "");
+  auto a = NumericVersion(cached_rv), b = NumericVersion(written_rv);
+  if (cached_rv == written_rv || (a && b && *a >= *b)) {
+    unseen_writes_.erase(it);
+    return cached;
+  }
+  return it->second;
 }
 
 // Whether the primary runs the revision the status says it should: during a promotion the

@@ -95,7 +95,7 @@ class CanaryController final : public kube::runtime::Reconciler {
 
   std::shared_ptr<kube::Informer> InformerFor(const std::string& kind) const;
   void Wrote(const nlohmann::json& response);
-  bool Fresh(const nlohmann::json& cached);
+  kube::ObjectPtr Latest(const kube::ObjectPtr& cached);
   static bool PrimaryCarries(const nlohmann::json& primary, const api::CanaryStatus& status);
 
   std::shared_ptr<kube::Client> client_;
@@ -109,9 +109,9 @@ class CanaryController final : public kube::runtime::Reconciler {
   // delivers our write, the cache holds that stale version, and acting on it would repeat
   // the step just taken.
   std::map<std::string, std::string> stale_version_;
-  // "Kind/ns/name" -> the resourceVersion our last write of it returned, until the cache
-  // shows that version or a newer one (Fresh).
-  std::unordered_map<std::string, std::string> unseen_writes_;
+  // "Kind/ns/name" -> what our last write of it returned, until the cache shows that
+  // resourceVersion or a newer one (Latest).
+  std::unordered_map<std::string, kube::ObjectPtr> unseen_writes_;
   ReconcileStats stats_;
   analysis::ObjectLookup lookup_;  // the analysis reads templates, providers and secrets from our caches
 };
