@@ -329,7 +329,7 @@ TEST_CASE("ssa: status sent to the main resource of a kind with a status subreso
   CHECK(Raised([&] { Apply(live, intent, req); }).code() == 409);
 }
 
-TEST_CASE("update: create owns what it wrote; removed fields leave every set", "[managed][update]") {
+TEST_CASE("update: create owns what it wrote, removed fields leave every set", "[managed][update]") {
   json created = TrackUpdate(nullptr, Intent({{"replicas", 1}, {"paused", false}}), "sluice", "apps/v1", Lists(), kT0);
   REQUIRE(created["metadata"]["managedFields"].size() == 1);
   CHECK(Owned(created, "sluice", "Update").Has(kReplicas));

@@ -21,7 +21,7 @@ ProcessResult Sluice(const EmulatorProcess& emu, std::vector<std::string> args) 
 
 }  // namespace
 
-TEST_CASE("sluice get, status, pause, resume, abort and retry drive a rollout; kubectl sluice works too", "[e2e][cli]") {
+TEST_CASE("sluice get, status, pause, resume, abort and retry drive a rollout, kubectl sluice works too", "[e2e][cli]") {
   if (!HaveKubectl()) SLUICE_SKIP("kubectl is not installed");
   auto crds = CrdFixtureDir();
   if (!crds) SLUICE_SKIP("Gateway API CRDs not found: set SLUICE_CRD_DIR (docs/testing.md)");

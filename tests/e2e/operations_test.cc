@@ -43,7 +43,7 @@ struct Replica {
 
 }  // namespace
 
-TEST_CASE("two replicas elect one leader; /metrics, /healthz and /readyz report the rollout", "[e2e][operations]") {
+TEST_CASE("two replicas elect one leader, /metrics, /healthz and /readyz report the rollout", "[e2e][operations]") {
   if (!HaveKubectl()) SLUICE_SKIP("kubectl is not installed");
   auto crds = CrdFixtureDir();
   if (!crds) SLUICE_SKIP("Gateway API CRDs not found: set SLUICE_CRD_DIR (docs/testing.md)");
@@ -60,7 +60,8 @@ TEST_CASE("two replicas elect one leader; /metrics, /healthz and /readyz report 
   CHECK(HttpGet(leader.port, "/healthz").status == 200);
   CHECK(HttpGet(follower.port, "/healthz").status == 200);
   CHECK(WaitFor([&] { return HttpGet(leader.port, "/readyz").status == 200; }, std::chrono::seconds(10)));
-  CHECK(HttpGet(follower.port, "/readyz").status == 200);  // a follower stands by, ready to lead
+  // A follower stands by, ready to lead, once its own start-up check of the API has passed.
+  CHECK(WaitFor([&] { return HttpGet(follower.port, "/readyz").status == 200; }, std::chrono::seconds(10)));
   CHECK(HttpGet(leader.port, "/nothing").status == 404);
   CHECK(k({"get", "lease", "sluice-controller", "-n", "default"}).exit_code == 0);
 

@@ -277,7 +277,7 @@ TEST_CASE("sync: substitution, targetNamespace and the reconcile annotation", "[
   c.WaitFailed("apps", "apps/more.yaml document 1 (line 6): variable ${UNDEFINED} is not set");
 }
 
-TEST_CASE("sync: suspend stops applying; a sync without artifact says so", "[gitops][e2e]") {
+TEST_CASE("sync: suspend stops applying, a sync without artifact says so", "[gitops][e2e]") {
   SyncCluster c;
   c.ApplyKustomization("apps", "apps", "  interval: 1s\n", "missing-repo");
   c.WaitFailed("apps", "GitRepository default/missing-repo has no artifact yet");
@@ -322,7 +322,7 @@ void WaitPhase(SyncCluster& c, const std::string& phase, std::chrono::seconds de
 
 }  // namespace
 
-TEST_CASE("sync + canary: a commit changing the target runs a rollout to promotion; generated objects are left alone",
+TEST_CASE("sync + canary: a commit changing the target runs a rollout to promotion, generated objects are left alone",
           "[gitops][e2e][canary]") {
   SyncClusterOptions o;
   o.canary_engine = true;

@@ -153,7 +153,7 @@ TEST_CASE("substitute: ${VAR}, defaults, escapes and errors") {
   CHECK_FALSE(ValidVariableName("a-b"));
 }
 
-TEST_CASE("manifests: substitution happens on the text, so numbers stay numbers; opt-out by annotation") {
+TEST_CASE("manifests: substitution happens on the text, so numbers stay numbers, opt-out by annotation") {
   Variables v{{"REPLICAS", "3"}, {"NAME", "web"}};
   std::string text =
       "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ${NAME}\n  namespace: default\nspec:\n  replicas: ${REPLICAS}\n"

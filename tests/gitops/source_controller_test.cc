@@ -28,7 +28,7 @@ std::string SecretYaml(const std::string& name, const std::map<std::string, std:
 
 }  // namespace
 
-TEST_CASE("source: a file:// GitRepository becomes Ready, publishes the tree and follows new commits; idle polls do not fetch") {
+TEST_CASE("source: a file:// GitRepository becomes Ready, publishes the tree and follows new commits, idle polls do not fetch") {
   SourceCluster c;
   GitRepo repo;
   std::string c1 = repo.Commit({{"apps/cm.yaml", "kind: ConfigMap\n"}, {"README.md", "docs"}});
@@ -68,7 +68,7 @@ TEST_CASE("source: a file:// GitRepository becomes Ready, publishes the tree and
   CHECK(WaitFor([&] { return !std::filesystem::exists(c.cache_dir() + "/repos/default/app.git"); }, seconds(5)));
 }
 
-TEST_CASE("source: https basic auth from a Secret; a wrong password is AuthenticationFailed, never a hang") {
+TEST_CASE("source: https basic auth from a Secret, a wrong password is AuthenticationFailed, never a hang") {
   if (!GitHttpBackendAvailable()) SLUICE_SKIP("git-http-backend is not installed");
   TempDir base;
   GitRepo repo(base.File("repo"));

@@ -103,7 +103,7 @@ TEST_CASE("git client: tags, annotated tags, semver ranges, exact commits and th
   CHECK(KindOf([&] { poll(unknown_commit); }) == GitErrorKind::kRefNotFound);
 }
 
-TEST_CASE("git client: basic auth and bearer tokens over smart HTTP; a wrong password fails fast and clearly") {
+TEST_CASE("git client: basic auth and bearer tokens over smart HTTP, a wrong password fails fast and clearly") {
   if (!GitHttpBackendAvailable()) SLUICE_SKIP("git-http-backend is not installed");
   TempDir base;
   GitRepo repo(base.File("repo"));
@@ -217,7 +217,7 @@ TEST_CASE("git client: known_hosts matching, plain, bracketed port and hashed") 
 
 namespace sluice::gitops {
 
-TEST_CASE("git client: ssh with a key and known_hosts; a wrong key or host key fails fast and clearly") {
+TEST_CASE("git client: ssh with a key and known_hosts, a wrong key or host key fails fast and clearly") {
   if (!SshServer::Available()) SLUICE_SKIP("no sshd on this machine (apt-get install openssh-server); https auth is tested instead");
   SshServer ssh;
   GitRepo repo;

@@ -19,7 +19,7 @@ TEST_CASE("ignore: glob matching keeps * within a segment and lets ** span them"
   CHECK(GlobMatch("\\*lit", "*lit"));
 }
 
-TEST_CASE("ignore: gitignore rules, anchoring, directories and negation; last match wins") {
+TEST_CASE("ignore: gitignore rules, anchoring, directories and negation, last match wins") {
   IgnoreRules r;
   r.Add("# comment\n\n*.md\n!keep.md\n/top.yaml\nbuild/\nclusters/staging/*.yaml\n");
   CHECK(r.Ignored("README.md", false));

@@ -61,7 +61,7 @@ Figures Measure(const std::string& url, const gitops::GitCredentials& creds, int
 
 }  // namespace
 
-TEST_CASE("source: poll cost on 1,000 commits and 500 manifests; a poll with nothing new does not fetch") {
+TEST_CASE("source: poll cost on 1,000 commits and 500 manifests, a poll with nothing new does not fetch") {
   TempDir base;
   GitRepo repo(base.File("repo"));
   FillRepository(repo, 500, 1000);

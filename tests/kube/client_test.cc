@@ -258,7 +258,7 @@ TEST_CASE("client: status subresource update of a custom resource", "[client]") 
   CHECK(again["status"]["phase"] == "Done");
 }
 
-TEST_CASE("client: list pages with limit and continue; ListAll follows them", "[client]") {
+TEST_CASE("client: list pages with limit and continue, ListAll follows them", "[client]") {
   Cluster k;
   ApiResource cm = k.Resolve("v1", "ConfigMap");
   for (int i = 0; i < 7; ++i) {
@@ -326,7 +326,7 @@ TEST_CASE("client: watch delivers changes, ends at timeoutSeconds, resumes from 
   CHECK(resumed[0].object["metadata"]["name"] == "after");
 }
 
-TEST_CASE("client: a too old resourceVersion is a 410 ERROR event; relist and watch again", "[client][watch]") {
+TEST_CASE("client: a too old resourceVersion is a 410 ERROR event, relist and watch again", "[client][watch]") {
   EmulatorOptions options;
   options.watch_history = 3;
   Cluster k(options);
@@ -376,7 +376,7 @@ json GetVersion(Cluster& k, RestConfig config) {
   return RunCo<json>(k.ioc, [client] { return client->GetPath("/api/v1/namespaces"); });
 }
 
-TEST_CASE("client: TLS verified against the kubeconfig CA; a wrong CA is refused", "[client][tls]") {
+TEST_CASE("client: TLS verified against the kubeconfig CA, a wrong CA is refused", "[client][tls]") {
   Cluster k({.tls = true});
   REQUIRE(k.config.server.starts_with("https://"));
   CHECK(GetVersion(k, k.config)["kind"] == "NamespaceList");

@@ -114,7 +114,7 @@ TEST_CASE("integration: informer lists, watches, survives stream ends, and sees 
   CHECK(std::chrono::steady_clock::now() - stopped_at < 500ms);
 }
 
-TEST_CASE("integration: two candidates elect one leader; release hands over at once; a silent leader is replaced after the lease",
+TEST_CASE("integration: two candidates elect one leader, release hands over at once, a silent leader is replaced after the lease",
           "[integration]") {
   Cluster k;
   auto make = [&](const std::string& id, bool release, int* started) {

@@ -97,7 +97,7 @@ TEST_CASE("event recorder: repeats within the window patch one Event up to count
   CHECK(f.recorder->stats().patched == 2);
 }
 
-TEST_CASE("event recorder: another message, type or object is another Event; so is a repeat after the window",
+TEST_CASE("event recorder: another message, type or object is another Event, so is a repeat after the window",
           "[events]") {
   Fixture f;
   f.recorder->Normal(Canary(), "Synced", "a");
@@ -161,7 +161,7 @@ TEST_CASE("event recorder: API errors and bad input are counted and logged, neve
   CHECK(f.Events().size() == 1);
 }
 
-TEST_CASE("event recorder: cluster-scoped objects get Events in default; long messages are cut", "[events]") {
+TEST_CASE("event recorder: cluster-scoped objects get Events in default, long messages are cut", "[events]") {
   EventRecorderOptions o;
   o.max_message_bytes = 10;
   Fixture f(o);

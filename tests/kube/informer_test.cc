@@ -266,7 +266,7 @@ TEST_CASE("informer: transform strips fields before caching", "[informer]") {
   inf->Stop();
 }
 
-TEST_CASE("informer: list failures back off and retry; WaitForSync resolves; Stop ends cleanly", "[informer]") {
+TEST_CASE("informer: list failures back off and retry, WaitForSync resolves, Stop ends cleanly", "[informer]") {
   Fixture f;
   f.client->Seed(ConfigMapsResource(), ConfigMap("a", "one", "1"));
   f.client->FailNext("list", ApiError::InternalError("etcd unavailable"), 2);

@@ -163,7 +163,7 @@ TEST_CASE("leader election: of two candidates exactly one leads and the lease sa
   REQUIRE(RunUntil(c.io, [&] { return a.elector->finished() && b.elector->finished(); }));
 }
 
-TEST_CASE("leader election: a partitioned leader steps down at the renew deadline; the other takes over only after the lease duration",
+TEST_CASE("leader election: a partitioned leader steps down at the renew deadline, the other takes over only after the lease duration",
           "[leader]") {
   Cluster c;
   auto& a = c.Add("a");

@@ -136,7 +136,7 @@ TEST_CASE("generation and the status subresource", "[sandbox][crud]") {
   CHECK(s2["status"]["replicas"] == 8);
 }
 
-TEST_CASE("list paging with limit and continue; an expired continue is 410", "[sandbox][list]") {
+TEST_CASE("list paging with limit and continue, an expired continue is 410", "[sandbox][list]") {
   EmulatorOptions o;
   o.watch_history = 10;
   EmulatorFixture f(o);

@@ -160,7 +160,7 @@ TEST_CASE("hand-built ObjectMeta: every field, unknown fields of each wire type 
                     {"immutable", true}});
 }
 
-TEST_CASE("hand-built Secret with stringData and immutable false; Namespace finalizers and phase", "[sandbox][protobuf]") {
+TEST_CASE("hand-built Secret with stringData and immutable false, Namespace finalizers and phase", "[sandbox][protobuf]") {
   std::string secret = Len(1, Len(1, "s")) + Entry(4, "token", "plain text") + Len(3, "Opaque") + Int(5, 0) +
                        Entry(2, "bin", std::string("\x00\x01", 2));
   CHECK(DecodeKubernetesProtobuf(Envelope("v1", "Secret", secret)) ==

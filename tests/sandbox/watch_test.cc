@@ -46,7 +46,7 @@ TEST_CASE("watch from 0 starts with ADDED for what exists, then changes", "[sand
   CHECK_FALSE(w->Next(std::chrono::milliseconds(300)));
 }
 
-TEST_CASE("watch from N sees only later changes; cluster-wide and name-selected watches", "[sandbox][watch]") {
+TEST_CASE("watch from N sees only later changes, cluster-wide and name-selected watches", "[sandbox][watch]") {
   EmulatorFixture f;
   auto& c = *f.client;
   auto a = c.Post(kCm, ConfigMap("a")).Json();
