@@ -9,6 +9,7 @@
 #include <boost/asio/use_future.hpp>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <deque>
 #include <map>
 #include <memory>
@@ -25,6 +26,7 @@ struct Received {
   std::string path;
   std::string content_type;
   nlohmann::json body;  // discarded when the body was not JSON
+  std::chrono::steady_clock::time_point at;  // when it came
 };
 
 class WebhookReceiver {
@@ -55,7 +57,8 @@ class WebhookReceiver {
  private:
   net::HttpResponse Handle(const net::HttpRequest& req) {
     std::lock_guard lock(mu_);
-    got_.push_back({req.method, req.path, req.Header("content-type"), nlohmann::json::parse(req.body, nullptr, false)});
+    got_.push_back({req.method, req.path, req.Header("content-type"), nlohmann::json::parse(req.body, nullptr, false),
+                    std::chrono::steady_clock::now()});
     net::HttpResponse res;
     res.content_type = "text/plain";
     auto it = scripts_.find(req.path);
