@@ -127,6 +127,12 @@ asio::awaitable<void> CanaryController::StartWatches() {
       io.ns = options_.ns;
       informers_[kind] = kube::Informer::Create(client_, res, io);
     } catch (const core::ApiError& e) {
+      // Only "not found" means not served; an API that did not answer is not a missing CRD.
+      if (!e.IsNotFound())
+        throw std::runtime_error("could not ask the API whether it serves " + api_version + " " + kind + ": " +
+                                 e.what() + (e.retry_advice() == core::RetryAdvice::kBackoff
+                                                 ? "; retrying may help"
+                                                 : "; retrying cannot help"));
       // A provider whose CRDs are not installed cannot route; Canaries using it say so.
       spdlog::warn("kind {} {} not served ({}); Canaries that need it will report it", api_version, kind, e.what());
     }
@@ -232,14 +238,13 @@ asio::awaitable<void> CanaryController::Reconcile(std::string key) {
   Pass pass;
   pass.canary = informers_["Canary"]->Get(key);
   if (!pass.canary) {
-    stale_version_.erase(key);
+    unseen_writes_.erase("Canary/" + key);
     co_return;  // deleted; owned objects are garbage collected
   }
-  std::string version = (*pass.canary)["metadata"].value("resourceVersion", "");
-  if (auto it = stale_version_.find(key); it != stale_version_.end()) {
-    if (it->second == version) co_return;  // our own status write is on its way
-    stale_version_.erase(it);
-  }
+  // Our own last write of this Canary (a status, cleared alerts, consumed requests) is newer
+  // than the cache: acting on the older image would repeat what that write recorded. Its
+  // watch event reconciles again.
+  if (Latest(pass.canary) != pass.canary) co_return;
   stats_.reconciles++;
   const json& canary = *pass.canary;
   pass.ns = canary["metadata"].value("namespace", "");
@@ -326,12 +331,9 @@ asio::awaitable<void> CanaryController::Reconcile(std::string key) {
     // first. If the status write then fails, the next pass decides the same retreat again.
     if (pass.traffic && pass.traffic->canary < status.canary_weight) co_await VerifyRoute(pass);
     bool written = co_await WriteStatus(pass);
-    if (written) stale_version_[key] = version;
     co_await Converge(pass);
     if (written) co_await ConsumeRequests(pass);
     co_await Announce(pass);
-    // Delivered alerts were cleared by a write of their own: the cached version is stale too.
-    if (!pass.decision.status.pending_alerts.empty()) stale_version_[key] = version;
   }
   if (metrics_) metrics_->ObserveCanary(pass.ns, pass.name, pass.decision.status, pass.spec.strategy());
   if (pass.decision.requeue_after.count() > 0) EnqueueAfter(key, pass.decision.requeue_after);
@@ -438,7 +440,7 @@ asio::awaitable<void> CanaryController::DeliverAlerts(Pass& pass) {
   po.field_manager = options_.field_manager;
   po.subresource = "status";
   auto op = client_->Patch(resources_.at("Canary"), pass.ns, pass.name, kube::PatchType::kMerge, patch, po);
-  co_await std::move(op);
+  Wrote(co_await std::move(op));
   stats_.status_writes++;
 }
 
@@ -541,7 +543,7 @@ asio::awaitable<void> CanaryController::EnsureFinalizer(Pass& pass) {
   kube::PatchOptions po;
   po.field_manager = options_.field_manager;
   auto op = client_->Patch(resources_.at("Canary"), pass.ns, pass.name, kube::PatchType::kMerge, patch, po);
-  co_await std::move(op);
+  Wrote(co_await std::move(op));
   stats_.other_writes++;
 }
 
@@ -558,7 +560,7 @@ asio::awaitable<void> CanaryController::Finalize(Pass& pass, bool revert) {
   kube::PatchOptions po;
   po.field_manager = options_.field_manager;
   auto op = client_->Patch(resources_.at("Canary"), pass.ns, pass.name, kube::PatchType::kMerge, patch, po);
-  co_await std::move(op);
+  Wrote(co_await std::move(op));
   stats_.other_writes++;
 }
 
@@ -573,7 +575,7 @@ asio::awaitable<bool> CanaryController::WriteStatus(Pass& pass) {
   const kube::WriteOptions write_options;
   const std::string subresource = "status";
   auto op = client_->Update(resources_.at("Canary"), object, write_options, subresource);
-  co_await std::move(op);
+  Wrote(co_await std::move(op));
   stats_.status_writes++;
   co_return true;
 }
@@ -586,7 +588,7 @@ asio::awaitable<void> CanaryController::ConsumeRequests(Pass& pass) {
   kube::PatchOptions po;
   po.field_manager = options_.field_manager;
   auto op = client_->Patch(resources_.at("Canary"), pass.ns, pass.name, kube::PatchType::kMerge, patch, po);
-  co_await std::move(op);
+  Wrote(co_await std::move(op));
   stats_.other_writes++;
 }
 

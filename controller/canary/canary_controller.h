@@ -105,10 +105,6 @@ class CanaryController final : public kube::runtime::Reconciler {
   std::shared_ptr<ControllerMetrics> metrics_;
   std::map<std::string, kube::ApiResource> resources_;  // by kind
   std::map<std::string, std::shared_ptr<kube::Informer>> informers_;  // by kind
-  // The resourceVersion each Canary had when we last wrote its status: until the watch
-  // delivers our write, the cache holds that stale version, and acting on it would repeat
-  // the step just taken.
-  std::map<std::string, std::string> stale_version_;
   // "Kind/ns/name" -> what our last write of it returned, until the cache shows that
   // resourceVersion or a newer one (Latest).
   std::unordered_map<std::string, kube::ObjectPtr> unseen_writes_;

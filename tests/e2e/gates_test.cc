@@ -159,3 +159,41 @@ TEST_CASE("a rollback gate opened in the middle of a rollout rolls it back", "[c
              Contains("rollback webhook"));
   CHECK(WaitFor([&] { return AlertWith(rx, "error", "rollback webhook"); }, std::chrono::seconds(5)));
 }
+
+TEST_CASE("an alert is sent once per transition, and one that cannot be delivered is an Event on the Canary and the AlertProvider",
+          "[canary][e2e][gates][alerts]") {
+  REQUIRE_GATES_ENVIRONMENT();
+  LoadTester lt;
+  WebhookReceiver rx;
+  CanaryCluster c(std::chrono::milliseconds(300), RealGates());
+  c.kubectl().Ok({"apply", "-f", "-"}, AlertProviderYaml(rx.Url("/alerts")));
+  REQUIRE(lt.Curl("/gate/open") == 202);
+  c.ApplyApp("1.0.0", Spec(lt.url(), "/gate/check", rx.Url("/load")));
+  c.WaitForPhase("Initialized");
+
+  c.SetVersion("1.1.0");
+  c.WaitForPhase("Succeeded");
+  REQUIRE(WaitFor([&] { return AlertWith(rx, "info", "promoted"); }, std::chrono::seconds(5)));
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // time for a second copy to show up
+  int promoted = 0;
+  for (const auto& a : rx.Got("/alerts")) promoted += a.body.value("reason", "") == "Promoted";
+  CHECK(promoted == 1);
+  CHECK(c.Get("canary/podinfo", "{.status.pendingAlerts}").find("Promoted") == std::string::npos);
+
+  // The provider's endpoint now fails every delivery (and its retry).
+  rx.Script("/alerts", std::vector<int>(20, 500));
+  c.SetVersion("1.2.0");
+  c.WaitForPhase("Succeeded");
+  auto events = [&](const std::string& kind, const std::string& reason) {
+    std::string messages;
+    auto list = nlohmann::json::parse(c.kubectl()({"get", "events", "-n", "default", "-o", "json"}).out, nullptr, false);
+    if (list.is_object())
+      for (const auto& e : list.value("items", nlohmann::json::array()))
+        if (e["involvedObject"].value("kind", "") == kind && e.value("reason", "") == reason)
+          messages += e.value("message", "") + "\n";
+    return messages;
+  };
+  CHECK(WaitFor([&] { return events("Canary", "AlertFailed").find("AlertProvider default/team") != std::string::npos; },
+                std::chrono::seconds(10)));
+  CHECK(WaitFor([&] { return !events("AlertProvider", "DeliveryFailed").empty(); }, std::chrono::seconds(10)));
+}
