@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 
 #include "apimachinery/contains.h"
 #include "core/api_error.h"
@@ -239,6 +240,7 @@ asio::awaitable<void> CanaryController::Reconcile(std::string key) {
   pass.canary = informers_["Canary"]->Get(key);
   if (!pass.canary) {
     unseen_writes_.erase("Canary/" + key);
+    sent_not_cleared_.erase(key);
     co_return;  // deleted; owned objects are garbage collected
   }
   // Our own last write of this Canary (a status, cleared alerts, consumed requests) is newer
@@ -329,7 +331,7 @@ asio::awaitable<void> CanaryController::Reconcile(std::string key) {
     // Traffic moving back toward the primary (abort, rollback, the end of a promotion) is
     // safe before the status says so, and an abort is measured by how soon it lands: it goes
     // first. If the status write then fails, the next pass decides the same retreat again.
-    if (pass.traffic && pass.traffic->canary < status.canary_weight) co_await VerifyRoute(pass);
+    if (Retreats(TrafficFor(pass.spec, status), pass.traffic)) co_await VerifyRoute(pass);
     bool written = co_await WriteStatus(pass);
     co_await Converge(pass);
     if (written) co_await ConsumeRequests(pass);
@@ -427,7 +429,10 @@ asio::awaitable<void> CanaryController::Announce(Pass& pass) {
 // once); a re-run step never does, because its alerts were never queued.
 asio::awaitable<void> CanaryController::DeliverAlerts(Pass& pass) {
   if (pass.decision.status.pending_alerts.empty()) co_return;
+  // Sent but not yet cleared (the clearing write failed): not sent again by this process.
+  std::set<std::string>& sent = sent_not_cleared_[pass.ns + "/" + pass.name];
   for (const api::PendingAlert& pending : pass.decision.status.pending_alerts) {
+    if (!sent.insert(pending.severity + "/" + pending.reason + "/" + pending.message).second) continue;
     analysis::Alert alert{pending.severity, pending.reason, pending.message};
     auto send = analysis_->SendAlert(*pass.canary, alert, lookup_);
     for (const auto& failure : co_await std::move(send)) {
@@ -441,6 +446,7 @@ asio::awaitable<void> CanaryController::DeliverAlerts(Pass& pass) {
   po.subresource = "status";
   auto op = client_->Patch(resources_.at("Canary"), pass.ns, pass.name, kube::PatchType::kMerge, patch, po);
   Wrote(co_await std::move(op));
+  sent_not_cleared_.erase(pass.ns + "/" + pass.name);
   stats_.status_writes++;
 }
 
@@ -590,6 +596,15 @@ asio::awaitable<void> CanaryController::ConsumeRequests(Pass& pass) {
   auto op = client_->Patch(resources_.at("Canary"), pass.ns, pass.name, kube::PatchType::kMerge, patch, po);
   Wrote(co_await std::move(op));
   stats_.other_writes++;
+}
+
+// Whether `after` sends the canary less than `before`: a lower weight, or the A/B matches or
+// the mirror taken away.
+bool CanaryController::Retreats(const std::optional<routing::Weights>& before,
+                                const std::optional<routing::Weights>& after) {
+  if (!before || !after) return false;
+  return after->canary < before->canary || (before->ab_match && !after->ab_match) ||
+         (before->mirror && !after->mirror);
 }
 
 // --- the cache against our own writes ---------------------------------------------------

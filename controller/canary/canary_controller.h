@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -79,6 +80,7 @@ class CanaryController final : public kube::runtime::Reconciler {
   void DesiredRoute(Pass& pass);
   boost::asio::awaitable<void> Converge(Pass& pass);
   bool PrimaryNeedsSync(const Pass& pass) const;
+  static bool Retreats(const std::optional<routing::Weights>& before, const std::optional<routing::Weights>& after);
   boost::asio::awaitable<void> Announce(Pass& pass);
   boost::asio::awaitable<void> DeliverAlerts(Pass& pass);
   boost::asio::awaitable<void> EnsureBackendServices(Pass& pass);
@@ -108,6 +110,8 @@ class CanaryController final : public kube::runtime::Reconciler {
   // "Kind/ns/name" -> what our last write of it returned, until the cache shows that
   // resourceVersion or a newer one (Latest).
   std::unordered_map<std::string, kube::ObjectPtr> unseen_writes_;
+  // Canary -> alerts delivered whose clearing status write has not succeeded yet.
+  std::map<std::string, std::set<std::string>> sent_not_cleared_;
   ReconcileStats stats_;
   analysis::ObjectLookup lookup_;  // the analysis reads templates, providers and secrets from our caches
 };
