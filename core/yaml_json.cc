@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <map>
 #include <optional>
@@ -12,6 +13,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+
+#include "core/utf8.h"
 
 namespace sluice::core {
 namespace {
@@ -193,6 +196,14 @@ class JsonBuilder : public YAML::EventHandler {
   }
   void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                 const std::string& value) override {
+    // JSON text is UTF-8 and go-yaml refuses any other bytes: a manifest holding them is an
+    // error here, with its line, rather than an exception when the object is sent.
+    if (size_t at = InvalidUtf8At(value); at != std::string_view::npos) {
+      char byte[8];
+      std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(value[at]));
+      throw std::invalid_argument(Where(mark) + ": invalid UTF-8 (byte " + byte + " at offset " + std::to_string(at) +
+                                  " of the scalar): YAML text must be UTF-8");
+    }
     Frame* map = stack_.empty() || !stack_.back().value.is_object() ? nullptr : &stack_.back();
     // A plain "<<" in key position is a merge key, not a field called "<<".
     if (map && !map->key && tag == "?" && value == "<<") {
@@ -293,7 +304,9 @@ void ForEachDocument(std::string_view text, Each each) {
       if (!each(std::move(*builder.document))) return;
     }
   } catch (const YAML::Exception& e) {
-    throw std::invalid_argument(Where(e.mark) + ": " + e.msg);
+    // yaml-cpp quotes the offending byte ("unknown escape character: \xb0"); the message
+    // becomes a condition, so it is made UTF-8.
+    throw std::invalid_argument(Where(e.mark) + ": " + ValidUtf8(e.msg));
   }
 }
 

@@ -133,5 +133,17 @@ TEST_CASE("yaml: hostile input is refused with invalid_argument, never a crash",
   SUCCEED("no other exception escaped");
 }
 
+TEST_CASE("yaml: a scalar that is not UTF-8 is refused with its line (found by fuzz_yaml_json)", "[yaml][fuzz]") {
+  // It parsed, and the first dump() of the object (sending it to the API) threw a
+  // nlohmann type_error that no caller expects.
+  CHECK_THROWS_WITH(core::ParseYaml("kind: Kustomization\nspec:\n  REPLICAS: \"\xff\xff" "1\"\n"),
+                    Catch::StartsWith("yaml: line 3, column 13: invalid UTF-8 (byte 0xFF at offset 0"));
+  CHECK_THROWS_AS(core::ParseYamlDocuments("a: 1\n---\n\xc3: x\n"), std::invalid_argument);  // a key, cut short
+  CHECK_THROWS_AS(core::ParseYaml("a: \"\xed\xa0\x80\""), std::invalid_argument);  // a surrogate
+  CHECK_THROWS_AS(core::ParseYaml("a: \xc0\xaf"), std::invalid_argument);           // an overlong '/'
+  CHECK(core::ParseYaml("a: \"h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\x80\"")["a"] == "h\u00e9 \u20ac \U0001F680");
+  CHECK(core::ParseYaml("a: \"\\xff\"")["a"].dump() == "\"\u00ff\"");  // an escape names a code point
+}
+
 }  // namespace
 }  // namespace sluice::apimachinery
