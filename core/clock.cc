@@ -48,7 +48,14 @@ std::optional<TimePoint> ParseTime(std::string_view text) {
   tm.tm_hour = h;
   tm.tm_min = mi;
   tm.tm_sec = s;
-  TimePoint t = std::chrono::system_clock::from_time_t(timegm(&tm));
+  std::time_t seconds = timegm(&tm);
+  // A TimePoint counts nanoseconds in 64 bits (about the years 1678 to 2262); converting a
+  // time outside that overflows. Such a time is not one Sluice wrote: it is not a time.
+  // The margin leaves room for the fraction and a UTC offset of up to 99:99.
+  constexpr std::time_t kLimit =
+      std::chrono::duration_cast<std::chrono::seconds>(TimePoint::duration::max()).count() - 7 * 86400;
+  if (seconds > kLimit || seconds < -kLimit) return std::nullopt;
+  TimePoint t = std::chrono::system_clock::from_time_t(seconds);
   size_t i = static_cast<size_t>(consumed);
   if (i < str.size() && str[i] == '.') {
     ++i;
