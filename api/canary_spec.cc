@@ -275,6 +275,13 @@ std::variant<std::vector<T>, SpecError> ParseNamedList(const json& list, const s
   return out;
 }
 
+// A string field of one status entry, or the fallback when it is absent or not a string: a
+// status edited by hand or left by another version must not stop the controller.
+std::string StringOr(const json& entry, const char* key, const char* fallback) {
+  auto it = entry.find(key);
+  return it != entry.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
 }  // namespace
 
 std::variant<std::vector<MetricSpec>, SpecError> ParseMetrics(const json& metrics, const std::string& path) {
@@ -397,23 +404,25 @@ CanaryStatus StatusFromJson(const json& in) {
   if (in.contains("conditions") && in["conditions"].is_array())
     for (const auto& c : in["conditions"]) {
       if (!c.is_object() || !c.contains("type") || !c["type"].is_string()) continue;
-      s.conditions.push_back({c["type"].get<std::string>(), c.value("status", "Unknown"), c.value("reason", ""),
-                              c.value("message", ""),
-                              core::ParseTime(c.value("lastTransitionTime", "")).value_or(TimePoint{})});
+      s.conditions.push_back({c["type"].get<std::string>(), StringOr(c, "status", "Unknown"),
+                              StringOr(c, "reason", ""), StringOr(c, "message", ""),
+                              core::ParseTime(StringOr(c, "lastTransitionTime", "")).value_or(TimePoint{})});
     }
   if (in.contains("pendingAlerts") && in["pendingAlerts"].is_array())
     for (const auto& a : in["pendingAlerts"])
-      if (a.is_object()) s.pending_alerts.push_back({a.value("severity", "info"), a.value("reason", ""), a.value("message", "")});
+      if (a.is_object())
+        s.pending_alerts.push_back(
+            {StringOr(a, "severity", "info"), StringOr(a, "reason", ""), StringOr(a, "message", "")});
   if (in.contains("requests") && in["requests"].is_object())
     for (const auto& [k, r] : in["requests"].items())
       if (r.is_object())
-        s.requests[k] = {r.value("value", ""), r.value("outcome", ""),
-                         core::ParseTime(r.value("time", "")).value_or(TimePoint{})};
+        s.requests[k] = {StringOr(r, "value", ""), StringOr(r, "outcome", ""),
+                         core::ParseTime(StringOr(r, "time", "")).value_or(TimePoint{})};
   if (in.contains("metrics") && in["metrics"].is_array())
     for (const auto& m : in["metrics"]) {
       if (!m.is_object() || !m.contains("name") || !m["name"].is_string()) continue;
-      MetricResult r{m["name"].get<std::string>(), std::nullopt, m.value("verdict", ""), m.value("message", ""),
-                     core::ParseTime(m.value("time", "")).value_or(TimePoint{})};
+      MetricResult r{m["name"].get<std::string>(), std::nullopt, StringOr(m, "verdict", ""),
+                     StringOr(m, "message", ""), core::ParseTime(StringOr(m, "time", "")).value_or(TimePoint{})};
       if (m.contains("value") && m["value"].is_number()) r.value = m["value"].get<double>();
       if (m.contains("min") && m["min"].is_number()) r.min = m["min"].get<double>();
       if (m.contains("max") && m["max"].is_number()) r.max = m["max"].get<double>();

@@ -151,6 +151,29 @@ TEST_CASE("the status round-trips through JSON, so a restart resumes at the same
   CHECK(StatusFromJson(json("garbage")).phase == Phase::kInitializing);
 }
 
+TEST_CASE("a malformed status field falls back instead of throwing (found by fuzz_canary_spec)", "[spec][fuzz]") {
+  // A condition's status of 1 threw nlohmann's type_error out of StatusFromJson, and a time in
+  // the year 1012 overflowed the clock (UB): the Canary could never be reconciled again.
+  CanaryStatus s = StatusFromJson(json::parse(R"({"phase": "Progressing", "lastStepTime": "1012-05-01T10:01:00Z",
+    "conditions": [{"type": "Ready", "status": 1, "reason": ["x"], "message": {}, "lastTransitionTime": 5}],
+    "pendingAlerts": [{"severity": 2, "reason": null, "message": "m"}],
+    "requests": {"abort": {"value": false, "outcome": 1.5, "time": []}},
+    "metrics": [{"name": "rate", "verdict": 3, "message": "ok", "time": "9999-01-01T00:00:00Z", "value": 1}]})"));
+  CHECK(s.phase == Phase::kProgressing);
+  CHECK(s.last_step == TimePoint{});
+  REQUIRE(s.conditions.size() == 1);
+  CHECK(s.conditions[0].status == "Unknown");
+  CHECK(s.conditions[0].reason.empty());
+  REQUIRE(s.pending_alerts.size() == 1);
+  CHECK(s.pending_alerts[0].severity == "info");
+  CHECK(s.pending_alerts[0].message == "m");
+  CHECK(s.requests.at("abort").value.empty());
+  REQUIRE(s.metrics.size() == 1);
+  CHECK(s.metrics[0].message == "ok");
+  CHECK(s.metrics[0].time == TimePoint{});
+  CHECK(StatusFromJson(StatusToJson(s)).conditions[0].status == "Unknown");
+}
+
 TEST_CASE("metrics and webhooks are parsed once into typed entries", "[spec]") {
   json c = ValidCanary();
   c["spec"]["analysis"]["metrics"] = json::parse(R"j([
