@@ -6,8 +6,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <regex>
 #include <stdexcept>
+
+#include "core/utf8.h"
 
 namespace sluice::apimachinery {
 namespace {
@@ -59,7 +62,11 @@ class LabelParser {
 
  private:
   [[noreturn]] void Fail(const std::string& expected) const {
-    std::string found = AtEnd() ? "end of input" : "'" + std::string(1, text_[pos_]) + "'";
+    // The whole character at pos_, not its first byte: the message goes out in a Status as JSON.
+    size_t len = 1;
+    while (pos_ + len < text_.size() && len < 4 && (static_cast<unsigned char>(text_[pos_ + len]) & 0xC0) == 0x80)
+      ++len;
+    std::string found = AtEnd() ? "end of input" : "'" + core::ValidUtf8(text_.substr(pos_, len)) + "'";
     throw std::invalid_argument("unable to parse label selector \"" + text_ + "\": at position " +
                                 std::to_string(pos_) + ": expected " + expected + ", found " + found);
   }
@@ -124,8 +131,11 @@ class LabelParser {
     ++pos_;
     size_t at = pos_;
     std::string value = Word();
+    // An int64, as the API server's strconv.ParseInt: Matches compares against it as one.
     static const std::regex kInteger("^-?[0-9]+$");
-    if (!std::regex_match(value, kInteger)) {
+    long long parsed = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
+    if (!std::regex_match(value, kInteger) || ec != std::errc() || end != value.data() + value.size()) {
       pos_ = at;
       SkipSpace();
       Fail("an integer");

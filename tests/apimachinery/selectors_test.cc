@@ -144,6 +144,28 @@ TEST_CASE("field selector: unknown fields and bad syntax", "[selectors]") {
   CHECK_THROWS_WITH(FieldSelector::Parse("metadata.name"), Catch::Contains("can't understand 'metadata.name'"));
 }
 
+TEST_CASE("label selector: a < or > bound beyond int64 is refused when parsed (found by fuzz_selectors)",
+          "[selectors][fuzz]") {
+  // The fuzzer's input: it parsed, then every Matches threw std::out_of_range from stoll.
+  CHECK_THROWS_WITH(LabelSelector::Parse("n,n<40999999999999999999999"),
+                    Catch::Contains("at position 4") && Catch::Contains("an integer"));
+  CHECK_THROWS_AS(LabelSelector::Parse("n>-9223372036854775809"), std::invalid_argument);
+  CHECK(LabelSelector::Parse("n<9223372036854775807").Matches(json{{"n", "5"}}));
+  CHECK(LabelSelector::Parse("n>-9223372036854775808").Matches(json{{"n", "-5"}}));
+}
+
+TEST_CASE("label selector: the error names a whole character, not its first byte (found by fuzz_selectors)",
+          "[selectors][fuzz]") {
+  // "found '\xd7'" was half a character: the Status body carrying it could not be written.
+  try {
+    LabelSelector::Parse("n\t\t\xd7\x89\tr");
+    FAIL("expected invalid_argument");
+  } catch (const std::invalid_argument& e) {
+    CHECK_THAT(e.what(), Catch::Contains("found '\xd7\x89'"));
+    CHECK_NOTHROW(json(e.what()).dump());
+  }
+}
+
 TEST_CASE("selectors: random input parses or is refused with invalid_argument", "[selectors]") {
   const std::string alphabet = "ab=!,() in notin<>\\x/.-_9";
   std::mt19937 rng(11);
