@@ -291,7 +291,10 @@ std::vector<const json*> Apply(const Step& step, const std::vector<const json*>&
       }
       long a = s->start ? std::max(0L, norm(*s->start)) : 0;
       long b = s->end ? std::min(n, norm(*s->end)) : n;
-      for (long i = a; i < b; i += s->step) out.push_back(&(*v)[static_cast<size_t>(i)]);
+      for (long i = a; i < b; i += s->step) {
+        out.push_back(&(*v)[static_cast<size_t>(i)]);
+        if (s->step >= b - i) break;  // the next index is past the end; i + step may not fit a long
+      }
     } else if (auto flt = std::get_if<FilterStep>(&step)) {
       if (!v->is_array()) continue;
       for (const auto& item : *v) {

@@ -257,6 +257,15 @@ TEST_CASE("jsonpath: fields, indices, wildcards and filters", "[table][jsonpath]
   CHECK_THROWS_AS(EvalJsonPath(obj, "{.a"), std::invalid_argument);
 }
 
+TEST_CASE("jsonpath: a slice step near LONG_MAX ends the slice (found with fuzz_jsonpath)", "[table][jsonpath][fuzz]") {
+  // i += step overflowed a long (UB) once the first index was past 0.
+  json obj = json::parse(R"({"spec": {"analysis": {"stepWeights": [5, 10, 20, 50]}}})");
+  CHECK(*EvalJsonPath(obj, ".spec.analysis.stepWeights[1::9223372036854775807]") == 10);
+  CHECK(*EvalJsonPath(obj, ".spec.analysis.stepWeights[3:99999999999999999999:99999999999999999999]") == 50);
+  CHECK(*EvalJsonPath(obj, ".spec.analysis.stepWeights[0:4:2]") == 5);
+  CHECK_FALSE(EvalJsonPath(obj, ".spec.analysis.stepWeights[-9223372036854775808:-9223372036854775808]"));
+}
+
 TEST_CASE("jsonpath: random paths evaluate or are refused with invalid_argument", "[table][jsonpath]") {
   const std::string alphabet = ".[]*?()@=!<>'\"0-1:$abc{} \\";
   json obj = json::parse(R"({"a":[{"b":1,"c":"x"},{"b":2}],"b":{"c":[1,2,3]}})");
