@@ -126,7 +126,8 @@ void CheckObject(const Manifest& m) {
 
 // A "v1 List" (what `kubectl get -o yaml` writes) stands for its items.
 void Append(std::vector<Manifest>& out, Manifest m) {
-  if (m.object.is_object() && m.object.value("kind", "") == "List" && m.object.contains("items")) {
+  // kind may be any value in a broken file (CheckObject names it): compare, never convert.
+  if (m.object.is_object() && m.object.contains("kind") && m.object["kind"] == "List" && m.object.contains("items")) {
     if (!m.object["items"].is_array())
       throw ManifestError("BuildFailed", Fail(m, "items: Invalid value: expected a list of objects"));
     int index = 0;

@@ -4,6 +4,8 @@
 #include <optional>
 #include <stdexcept>
 
+#include "core/utf8.h"
+
 namespace sluice::gitops {
 
 namespace {
@@ -13,8 +15,10 @@ int LineAt(std::string_view text, size_t pos) {
   return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(pos), '\n'));
 }
 
+// `what` quotes the text, which may hold any bytes (or a character cut at 20 bytes); the
+// message becomes the Kustomization's condition, so it is made UTF-8.
 [[noreturn]] void Fail(std::string_view text, size_t pos, const std::string& what) {
-  throw std::invalid_argument("line " + std::to_string(LineAt(text, pos)) + ": " + what);
+  throw std::invalid_argument("line " + std::to_string(LineAt(text, pos)) + ": " + core::ValidUtf8(what));
 }
 
 }  // namespace

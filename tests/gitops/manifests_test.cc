@@ -85,6 +85,44 @@ TEST_CASE("manifests: errors name the file, the document, the line and the field
   CHECK_THAT(LoadError(scalar.path(), "."), Catch::Contains("x.yaml document 1 (line 1): expected a Kubernetes object"));
 }
 
+TEST_CASE("manifests: a kind that is not a string is a BuildFailed error (found by fuzz_manifests)", "[fuzz]") {
+  // Checking for a v1 List read kind as a string and threw nlohmann's type_error, which no
+  // caller catches: the sync failed without a condition.
+  try {
+    ParseManifestText("apiVersion: v1\nkind:\n  description: Kind of the matching\nmetadata: {name: a}\n",
+                      "apps/crd.yaml", std::nullopt);
+    FAIL("expected a ManifestError");
+  } catch (const ManifestError& e) {
+    CHECK(e.reason() == "BuildFailed");
+    CHECK(std::string(e.what()) ==
+          "apps/crd.yaml document 1 (line 1): kind: Invalid value: {\"description\":\"Kind of the matching\"}: "
+          "expected a non-empty string");
+  }
+  CHECK_THROWS_AS(ParseManifestText("kind: [List]\nitems: []\n", "x.yaml", std::nullopt), ManifestError);
+}
+
+TEST_CASE("manifests: errors that quote the file are UTF-8 whatever its bytes (found by fuzz_manifests)", "[fuzz]") {
+  // The messages quoted the file's bytes as they were (a variable name, yaml-cpp's "unknown
+  // escape character"); written into the Ready condition they made the status write throw.
+  auto message = [](const std::string& text) {
+    try {
+      ParseManifestText(text, "apps/x.yaml", Variables{{"A", "1"}});
+    } catch (const ManifestError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  std::string bad_name = message("a: ${SANDBOX_LO\xbbTESTER}\n");
+  CHECK_THAT(bad_name, Catch::Contains("invalid variable name \"SANDBOX_LO\xef\xbf\xbdTESTER\""));
+  CHECK_NOTHROW(nlohmann::json(bad_name).dump());
+  std::string escape = message("a: \"\\\xb0\"\n");
+  CHECK_THAT(escape, Catch::Contains("unknown escape character"));
+  CHECK_NOTHROW(nlohmann::json(escape).dump());
+  std::string cut = message("a: ${x\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\n");
+  CHECK_THAT(cut, Catch::Contains("unterminated variable reference"));  // quoted up to 20 bytes, mid-character
+  CHECK_NOTHROW(nlohmann::json(cut).dump());
+}
+
 TEST_CASE("manifests: a missing path or one leaving the tree is PathNotFound") {
   TempDir dir;
   Write(dir, "apps/a.yaml", ConfigMap("a"));
