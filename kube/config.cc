@@ -83,9 +83,12 @@ void ReadSection(const YAML::Node& root, const std::string& section, const std::
     if (!item.IsMap()) throw Error(o, where, "expected a map with name and " + body_key);
     std::string name = Str(item, "name", where, o);
     if (name.empty()) throw Error(o, where + ".name", "missing");
-    YAML::Node body = item[body_key];
-    if (body && !body.IsNull() && !body.IsMap()) throw Error(o, where + "." + body_key, "expected a map");
-    if (!body || body.IsNull()) body = YAML::Node(YAML::NodeType::Map);
+    YAML::Node given = item[body_key];
+    if (given && !given.IsNull() && !given.IsMap()) throw Error(o, where + "." + body_key, "expected a map");
+    // An entry without its map (a user with no credentials) reads as an empty one. A new
+    // node, not an assignment: yaml-cpp throws InvalidNode on assigning to the node a
+    // missing key returns.
+    YAML::Node body = given && !given.IsNull() ? given : YAML::Node(YAML::NodeType::Map);
     into.emplace(name, Entry{body, where + "." + body_key, o});
   }
 }

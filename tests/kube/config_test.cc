@@ -163,6 +163,21 @@ TEST_CASE("kubeconfig: garbage gives a ConfigError naming file and field", "[con
   CHECK_THROWS_WITH(ParseKubeconfig("clusters: []\n", {}, "empty.yaml"), Contains("current-context is not set"));
 }
 
+TEST_CASE("kubeconfig: an entry without its map reads as an empty one (found by fuzz_kubeconfig)", "[config][fuzz]") {
+  // users[0] had no `user:` map; filling in an empty one threw yaml-cpp's InvalidNode, which
+  // escaped ParseKubeconfig and ended the process.
+  RestConfig rc = ParseKubeconfig(R"(current-context: c
+clusters: [{name: k, cluster: {server: "https://h"}}]
+users: [{name: u, u-er: {tokenFile: token}}]
+contexts: [{name: c, context: {cluster: k, user: u}}]
+)");
+  CHECK(rc.server == "https://h");
+  CHECK(rc.token.empty());
+  CHECK(rc.token_file.empty());
+  CHECK_THROWS_WITH(ParseKubeconfig("current-context: c\nclusters: [{name: k}]\ncontexts: [{name: c, context: {cluster: k}}]\n"),
+                    Contains("clusters[0].cluster.server: missing"));
+}
+
 TEST_CASE("kubeconfig: KUBECONFIG merges files, first wins, paths resolve per file", "[config]") {
   TempDir tmp;
   fs::create_directories(tmp.File("a"));
