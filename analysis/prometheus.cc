@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "core/base64.h"
+#include "core/utf8.h"
 #include "net/http_client.h"
 
 namespace sluice::analysis {
@@ -26,6 +27,10 @@ std::string Snippet(const std::string& body) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
   for (char& c : s)
     if (c == '\n' || c == '\r') c = ' ';
+  // The snippet ends up in the Canary's status and in Events, both JSON: bytes that are not
+  // UTF-8 (a binary body, or a character cut at the limit) become U+FFFD there, not an
+  // exception when the status is written.
+  s = core::ValidUtf8(s);
   return body.size() > kSnippet ? s + "..." : s;
 }
 
@@ -66,6 +71,13 @@ bool RetryableErrorType(const std::string& type, int http_status) {
   return http_status >= 500 || http_status == 429;
 }
 
+// A string member of an answer, "" when absent or not a string: a broken server's JSON is
+// reported by the checks that follow, never by a type error.
+std::string StringField(const json& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 const json& Data(const std::string& query, int http_status, const std::string& body, json& holder) {
   holder = json::parse(body, nullptr, false);
   if (holder.is_discarded() || !holder.is_object()) {
@@ -74,9 +86,9 @@ const json& Data(const std::string& query, int http_status, const std::string& b
                           : "HTTP " + std::to_string(http_status) + " with a body that is not Prometheus API JSON";
     throw MetricError(Quoted(query) + ": " + why + ": " + Snippet(body), http_status >= 500 || http_status == 429);
   }
-  if (holder.value("status", "") != "success") {
-    std::string type = holder.value("errorType", "");
-    std::string error = holder.value("error", "");
+  if (StringField(holder, "status") != "success") {
+    std::string type = StringField(holder, "errorType");
+    std::string error = StringField(holder, "error");
     if (type.empty() && error.empty()) error = "HTTP " + std::to_string(http_status) + ": " + Snippet(body);
     throw MetricError(Quoted(query) + ": " + (type.empty() ? "" : type + ": ") + error,
                       RetryableErrorType(type, http_status));
@@ -95,14 +107,21 @@ Sample DecodePoint(const std::string& query, const json& point) {
   double value = std::strtod(text.c_str(), &end);
   if (text.empty() || end != text.c_str() + text.size())
     throw MetricError(Quoted(query) + ": the sample value \"" + text + "\" is not a number", false);
-  auto ms = static_cast<long long>(std::llround(point[0].get<double>() * 1000.0));
+  // Unix seconds. A TimePoint holds about +-292 years around 1970 in nanoseconds; a time
+  // beyond that would overflow it, and no Prometheus answers with one.
+  double seconds = point[0].get<double>();
+  if (!(std::fabs(seconds) < 9e9))
+    throw MetricError(Quoted(query) + ": the sample time " + point[0].dump() + " is not a Unix time", false);
+  auto ms = static_cast<long long>(std::llround(seconds * 1000.0));
   return Sample{core::TimePoint{} + std::chrono::milliseconds(ms), value};
 }
 
 std::string SeriesList(const json& result) {
   std::string out;
-  for (size_t i = 0; i < result.size() && i < 3; ++i)
-    out += (i ? ", " : "") + result[i].value("metric", json::object()).dump();
+  for (size_t i = 0; i < result.size() && i < 3; ++i) {
+    const json& series = result[i];
+    out += (i ? ", " : "") + (series.is_object() && series.contains("metric") ? series["metric"].dump() : "{}");
+  }
   return result.size() > 3 ? out + ", ..." : out;
 }
 
@@ -259,7 +278,7 @@ PrometheusOptions PrometheusOptionsFromSpec(const json& provider, const json* se
 std::optional<double> DecodeInstantResponse(const std::string& query, int http_status, const std::string& body) {
   json holder;
   const json& data = Data(query, http_status, body, holder);
-  std::string type = data.value("resultType", "");
+  std::string type = StringField(data, "resultType");
   const json& result = data["result"];
   double value = 0;
   if (type == "vector") {
@@ -288,7 +307,7 @@ std::optional<double> DecodeInstantResponse(const std::string& query, int http_s
 std::vector<Sample> DecodeRangeResponse(const std::string& query, int http_status, const std::string& body) {
   json holder;
   const json& data = Data(query, http_status, body, holder);
-  std::string type = data.value("resultType", "");
+  std::string type = StringField(data, "resultType");
   const json& result = data["result"];
   if (type != "matrix" || !result.is_array())
     throw MetricError(Quoted(query) + ": a range query returned " + (type.empty() ? "no resultType" : type) +

@@ -79,6 +79,53 @@ TEST_CASE("decoding: vector and scalar values and NaN and empty results", "[anal
   CHECK(DecodeRangeResponse("q", 200, R"({"status":"success","data":{"resultType":"matrix","result":[]}})").empty());
 }
 
+TEST_CASE("decoding: a sample time a TimePoint cannot hold is an error (found with fuzz_prometheus)",
+          "[analysis][prometheus][fuzz]") {
+  // Seconds * 1000 as milliseconds, then as the clock's nanoseconds, overflowed (UB).
+  auto error = [](const std::string& body) {
+    try {
+      DecodeInstantResponse("q", 200, body);
+    } catch (const MetricError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(error(R"({"status":"success","data":{"resultType":"scalar","result":[1e13,"1"]}})") ==
+        "query \"q\": the sample time 10000000000000.0 is not a Unix time");
+  CHECK_THAT(error(R"({"status":"success","data":{"resultType":"scalar","result":[-1e300,"1"]}})"),
+             Contains("is not a Unix time"));
+  CHECK_THROWS_AS(DecodeRangeResponse("q", 200,
+                                      R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"1"],[9e9,"2"]]}]}})"),
+                  MetricError);
+  CHECK(DecodeInstantResponse("q", 200, R"({"status":"success","data":{"resultType":"scalar","result":[1700000000.5,"7"]}})") == 7);
+}
+
+TEST_CASE("decoding: fields of the wrong type and bodies that are not UTF-8 are MetricErrors a status can hold "
+          "(found by fuzz_prometheus)", "[analysis][prometheus][fuzz]") {
+  auto error = [](int status, const std::string& body) {
+    try {
+      DecodeInstantResponse("q", status, body);
+    } catch (const MetricError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  // "status" as an object threw nlohmann's type_error past the MetricError handlers.
+  CHECK(error(200, R"({"status":{},"value":[1,"+Inf"]})") ==
+        R"(query "q": HTTP 200: {"status":{},"value":[1,"+Inf"]})");
+  CHECK_THAT(error(400, R"({"status":"error","errorType":7,"error":["x"]})"), Contains("HTTP 400"));
+  CHECK_THAT(error(200, R"({"status":"success","data":{"resultType":1,"result":[]}})"),
+             Contains("returned a result without resultType"));
+  CHECK_THAT(error(200, R"({"status":"success","data":{"resultType":"vector","result":[1,2]}})"),
+             Contains("returned 2 series ({}, {})"));
+  // A body that is not UTF-8 ends up in the message, which goes into the Canary's status: it
+  // must stay serializable.
+  std::string message = error(502, "\xc6");
+  CHECK(message == "query \"q\": HTTP 502 with a body that is not Prometheus API JSON: \xef\xbf\xbd");
+  CHECK_NOTHROW(json(message).dump());
+  CHECK_NOTHROW(json(error(502, std::string(299, 'a') + "\xc3\xa9")).dump());  // a character cut at the limit
+}
+
 TEST_CASE("decoding: errors carry the query and Prometheus' words and say whether retrying helps", "[analysis][prometheus]") {
   auto error = [](int status, const std::string& body) -> std::pair<std::string, bool> {
     try {
