@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <regex>
 
 #include <nlohmann/json.hpp>
 
@@ -53,6 +54,21 @@ std::unique_ptr<BackgroundProcess> Kubectl::Background(const std::vector<std::st
   std::vector<std::string> argv = {binary_};
   argv.insert(argv.end(), args.begin(), args.end());
   return std::make_unique<BackgroundProcess>(argv, Env());
+}
+
+uint16_t WaitForOpsPort(const BackgroundProcess& controller, std::chrono::milliseconds deadline) {
+  std::regex serving(R"(serving /metrics, /healthz and /readyz on 127\.0\.0\.1:(\d+))");
+  uint16_t port = 0;
+  WaitFor(
+      [&] {
+        std::smatch m;
+        std::string out = controller.Stdout() + controller.Stderr();
+        if (!std::regex_search(out, m, serving)) return false;
+        port = static_cast<uint16_t>(std::stoi(m[1]));
+        return true;
+      },
+      deadline);
+  return port;
 }
 
 std::string TestData(const std::string& name) { return std::string(SLUICE_SOURCE_DIR) + "/tests/e2e/testdata/" + name; }

@@ -2,6 +2,8 @@
 // port: the same pairing a user gets from the README's first command.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -54,6 +56,10 @@ class SluiceCrdCluster {
   EmulatorProcess emulator_;
   Kubectl kubectl_;
 };
+
+// The port of /metrics, /healthz and /readyz that `sluice controller --listen 127.0.0.1:0` logs
+// once it serves them; 0 when it has not within `deadline`.
+uint16_t WaitForOpsPort(const BackgroundProcess& controller, std::chrono::milliseconds deadline);
 
 std::string TestData(const std::string& name);  // path of tests/e2e/testdata/<name>
 bool HaveKubectl();

@@ -5,8 +5,6 @@
 
 #include <signal.h>
 
-#include <regex>
-
 #include "tests/e2e/canary_harness.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/http_get.h"
@@ -26,16 +24,7 @@ struct Replica {
     process = std::make_unique<BackgroundProcess>(std::vector<std::string>{
         SLUICE_BINARY, "controller", "--kubeconfig", emu.kubeconfig(), "--listen", "127.0.0.1:0", "--log-format",
         "text", "--lease-duration", "3", "--renew-deadline", "2", "--retry-period", "0.5"});
-    std::regex serving(R"(serving /metrics, /healthz and /readyz on 127\.0\.0\.1:(\d+))");
-    WaitFor(
-        [&] {
-          std::smatch m;
-          std::string out = process->Stdout() + process->Stderr();
-          if (!std::regex_search(out, m, serving)) return false;
-          port = static_cast<uint16_t>(std::stoi(m[1]));
-          return true;
-        },
-        std::chrono::seconds(10));
+    port = WaitForOpsPort(*process, std::chrono::seconds(10));
   }
   std::string Metrics() const { return HttpGet(port, "/metrics").body; }
   bool Leading() const { return Metrics().find("\nsluice_leader 1") != std::string::npos; }
