@@ -25,16 +25,22 @@ inline std::pair<std::string_view, std::string_view> SplitOnce(std::string_view 
   return {text.substr(0, at), text.substr(at + 1)};
 }
 
-// An error message ends up in a condition, an Event or a Status body, all JSON: it must be
-// text JSON can hold (UTF-8), or writing it fails and the user never sees the error.
-inline bool Reportable(std::string_view message) {
+// Text JSON can hold: UTF-8.
+inline bool Utf8(std::string_view text) {
   try {
-    (void)nlohmann::json(std::string(message)).dump();
+    (void)nlohmann::json(std::string(text)).dump();
     return true;
-  } catch (const nlohmann::json::type_error& e) {
-    std::fprintf(stderr, "not reportable (%s): %.*s\n", e.what(), static_cast<int>(message.size()), message.data());
+  } catch (const nlohmann::json::type_error&) {
     return false;
   }
+}
+
+// An error message ends up in a condition, an Event or a Status body, all JSON: it must be
+// UTF-8, or writing it fails and the user never sees the error. Says which message was not.
+inline bool Reportable(std::string_view message) {
+  if (Utf8(message)) return true;
+  std::fprintf(stderr, "not reportable (not UTF-8): %.*s\n", static_cast<int>(message.size()), message.data());
+  return false;
 }
 
 }  // namespace sluice::fuzz

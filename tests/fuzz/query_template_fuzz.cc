@@ -29,7 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } catch (const analysis::TemplateError& e) {
       SLUICE_FUZZ_CHECK(std::string(e.what()).rfind("template \"MetricTemplate shop/fuzz\": line ", 0) == 0);
       // Templates arrive in JSON, so as UTF-8; the error must stay UTF-8 too.
-      if (fuzz::Reportable(text)) SLUICE_FUZZ_CHECK(fuzz::Reportable(e.what()));
+      if (fuzz::Utf8(text)) SLUICE_FUZZ_CHECK(fuzz::Reportable(e.what()));
     }
   }
   return 0;

@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     "involvedObject": {"kind": "Canary", "name": "web"}, "reason": "Synced", "type": "Normal"})");
   const std::string text(fuzz::Text(data, size));
   // A selector that is UTF-8 (what clients send) gets an error that is UTF-8 too.
-  const bool utf8 = fuzz::Reportable(text);
+  const bool utf8 = fuzz::Utf8(text);
   try {
     auto selector = apimachinery::LabelSelector::Parse(text);
     (void)selector.Matches(kObject["metadata"]["labels"]);
