@@ -1,5 +1,7 @@
 #include "controller/gitops/ignore.h"
 
+#include <vector>
+
 namespace sluice::gitops {
 
 namespace {
@@ -37,56 +39,80 @@ size_t MatchClass(std::string_view pattern, char c, bool& matched) {
 
 }  // namespace
 
-bool GlobMatch(std::string_view p, std::string_view t) {
-  while (!p.empty()) {
-    if (p.substr(0, 2) == "**") {
-      std::string_view rest = p.substr(2);
-      if (rest.empty()) return true;  // trailing **: everything below
-      if (rest[0] == '/') {
-        // "**/": zero or more whole directories.
-        rest.remove_prefix(1);
-        if (GlobMatch(rest, t)) return true;
-        for (size_t i = 0; i < t.size(); ++i)
-          if (t[i] == '/' && GlobMatch(rest, t.substr(i + 1))) return true;
-        return false;
-      }
-      p.remove_prefix(1);  // "**x" is two stars in one segment
-      continue;
-    }
-    char c = p[0];
-    if (c == '*') {
-      std::string_view rest = p.substr(1);
-      for (size_t i = 0;; ++i) {
-        if (GlobMatch(rest, t.substr(i))) return true;
-        if (i >= t.size() || t[i] == '/') return false;
-      }
-    }
-    if (t.empty()) return false;
-    if (c == '?') {
-      if (t[0] == '/') return false;
-      p.remove_prefix(1);
-    } else if (c == '[') {
-      bool matched = false;
-      size_t used = MatchClass(p, t[0], matched);
-      if (used == 0) {
-        if (t[0] != '[') return false;
-        p.remove_prefix(1);
-      } else {
-        if (!matched) return false;
-        p.remove_prefix(used);
-      }
-    } else {
-      if (c == '\\' && p.size() > 1) {
-        p.remove_prefix(1);
-        c = p[0];
-      }
-      if (c != t[0]) return false;
-      p.remove_prefix(1);
-    }
-    t.remove_prefix(1);
+namespace {
+
+// Backtracking over `*` and `**/` alone takes exponential time: "*a*a*a*a*a*a*a*a*a*a*a*b"
+// against a 200-character file name ran for minutes, and both come from the repository.
+// A (pattern, text) position that failed once fails again, so each is tried once:
+// O(pattern x text) positions, O(text) work each.
+class Glob {
+ public:
+  Glob(std::string_view pattern, std::string_view text)
+      : p_(pattern), t_(text), failed_((pattern.size() + 1) * (text.size() + 1), false) {}
+
+  bool Match(size_t pi, size_t ti) {
+    size_t key = pi * (t_.size() + 1) + ti;
+    if (failed_[key]) return false;
+    bool matched = Walk(pi, ti);
+    if (!matched) failed_[key] = true;
+    return matched;
   }
-  return t.empty();
-}
+
+ private:
+  bool Walk(size_t pi, size_t ti) {
+    while (pi < p_.size()) {
+      if (p_.substr(pi, 2) == "**") {
+        size_t rest = pi + 2;
+        if (rest == p_.size()) return true;  // trailing **: everything below
+        if (p_[rest] == '/') {
+          // "**/": zero or more whole directories.
+          ++rest;
+          if (Match(rest, ti)) return true;
+          for (size_t i = ti; i < t_.size(); ++i)
+            if (t_[i] == '/' && Match(rest, i + 1)) return true;
+          return false;
+        }
+        ++pi;  // "**x" is two stars in one segment
+        continue;
+      }
+      char c = p_[pi];
+      if (c == '*') {
+        for (size_t i = ti;; ++i) {
+          if (Match(pi + 1, i)) return true;
+          if (i >= t_.size() || t_[i] == '/') return false;
+        }
+      }
+      if (ti >= t_.size()) return false;
+      if (c == '?') {
+        if (t_[ti] == '/') return false;
+        ++pi;
+      } else if (c == '[') {
+        bool matched = false;
+        size_t used = MatchClass(p_.substr(pi), t_[ti], matched);
+        if (used == 0) {
+          if (t_[ti] != '[') return false;
+          ++pi;
+        } else {
+          if (!matched) return false;
+          pi += used;
+        }
+      } else {
+        if (c == '\\' && pi + 1 < p_.size()) c = p_[++pi];
+        if (c != t_[ti]) return false;
+        ++pi;
+      }
+      ++ti;
+    }
+    return ti == t_.size();
+  }
+
+  std::string_view p_, t_;
+  std::vector<bool> failed_;
+};
+
+}  // namespace
+
+bool GlobMatch(std::string_view p, std::string_view t) { return Glob(p, t).Match(0, 0); }
 
 IgnoreRules IgnoreRules::WithDefaults() {
   IgnoreRules r;

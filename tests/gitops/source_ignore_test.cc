@@ -19,6 +19,21 @@ TEST_CASE("ignore: glob matching keeps * within a segment and lets ** span them"
   CHECK(GlobMatch("\\*lit", "*lit"));
 }
 
+TEST_CASE("ignore: many stars against a long name take polynomial time (found with fuzz_sourceignore)", "[fuzz]") {
+  // Backtracking alone ran for minutes on this two-line .sourceignore and file name: a
+  // repository could stall its source. Each case must answer at once.
+  std::string name(200, 'a');
+  CHECK_FALSE(GlobMatch("*a*a*a*a*a*a*a*a*a*a*a*b", name));
+  CHECK(GlobMatch("*a*a*a*a*a*a*a*a*a*a*a*a", name));
+  std::string deep;
+  for (int i = 0; i < 60; ++i) deep += "a/";
+  CHECK_FALSE(GlobMatch("**/a/**/a/**/a/**/a/**/a/**/a/**/b", deep + "c"));
+  CHECK(GlobMatch("**/a/**/a/**/a/**/a/**/a/**/a/**/c", deep + "c"));
+  IgnoreRules rules;
+  rules.Add("*a*a*a*a*a*a*a*a*a*a*a*b\n");
+  CHECK_FALSE(rules.Ignored("dir/" + name, false));
+}
+
 TEST_CASE("ignore: gitignore rules, anchoring, directories and negation, last match wins") {
   IgnoreRules r;
   r.Add("# comment\n\n*.md\n!keep.md\n/top.yaml\nbuild/\nclusters/staging/*.yaml\n");
