@@ -11,6 +11,7 @@
 
 #include "apimachinery/contains.h"
 #include "core/api_error.h"
+#include "core/backoff.h"
 #include "core/json_fields.h"
 #include "controller/canary/facts.h"
 #include "api/canary_spec.h"
@@ -121,7 +122,7 @@ asio::awaitable<void> CanaryController::StartWatches() {
         kinds.push_back({k.api_version, k.kind});
   for (const auto& [api_version, kind] : kinds) {
     try {
-      auto op = client_->Resolve(api_version, kind);
+      auto op = ResolveRetrying(api_version, kind);
       kube::ApiResource res = co_await std::move(op);
       resources_[kind] = res;
       kube::InformerOptions io;
@@ -151,6 +152,28 @@ asio::awaitable<void> CanaryController::StartWatches() {
     co_await std::move(wait);
   }
   spdlog::info("canary controller synced: {} canaries", informers_["Canary"]->size());
+}
+
+// Discovery of one kind. An API that does not answer for a moment (a reset, a 5xx) is asked
+// again with backoff for up to a minute: the start-up check already found it reachable, so
+// this is a blip, and exiting on it would restart the process for nothing.
+asio::awaitable<kube::ApiResource> CanaryController::ResolveRetrying(std::string api_version, std::string kind) {
+  core::Backoff backoff(std::chrono::milliseconds(200), std::chrono::seconds(5));
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (int attempt = 0;; ++attempt) {
+    std::chrono::milliseconds wait{0};
+    try {
+      auto op = client_->Resolve(api_version, kind);
+      co_return co_await std::move(op);
+    } catch (const core::ApiError& e) {
+      bool transient = e.retry_advice() == core::RetryAdvice::kBackoff;
+      if (!transient || Stopping() || std::chrono::steady_clock::now() > give_up) throw;
+      wait = backoff.Delay(attempt);
+      spdlog::warn("asking whether the API serves {} {}: {}; again in {} ms", api_version, kind, e.what(), wait.count());
+    }
+    asio::steady_timer timer(client_->executor(), wait);
+    co_await timer.async_wait(asio::use_awaitable);
+  }
 }
 
 void CanaryController::WireHandlers() {

@@ -71,6 +71,7 @@ class CanaryController final : public kube::runtime::Reconciler {
   void OnTick() override;
   std::weak_ptr<CanaryController> WeakSelf();
   void WireHandlers();
+  boost::asio::awaitable<kube::ApiResource> ResolveRetrying(std::string api_version, std::string kind);
   void EnqueueOwnerOrTargeting(const kube::ObjectPtr& object);
   void EnqueueNamespace(const std::string& ns);
 
