@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -315,6 +316,11 @@ std::optional<nlohmann::json> EvalJsonPath(const nlohmann::json& object, std::st
   for (const auto& step : steps) {
     current = Apply(step, current);
     if (current.empty()) return std::nullopt;
+    // Recursive descent from nodes that are inside one another finds the same nodes again:
+    // "..a..a..a..a..a..a..a..a" on 100 nested "a" multiplied them past any memory. Later
+    // copies are dropped; the first ones keep their order, so the first result is the same.
+    std::unordered_set<const json*> seen;
+    std::erase_if(current, [&](const json* v) { return !seen.insert(v).second; });
   }
   return *current.front();
 }

@@ -266,6 +266,19 @@ TEST_CASE("jsonpath: a slice step near LONG_MAX ends the slice (found with fuzz_
   CHECK_FALSE(EvalJsonPath(obj, ".spec.analysis.stepWeights[-9223372036854775808:-9223372036854775808]"));
 }
 
+TEST_CASE("jsonpath: repeated recursive descent does not multiply the nodes it found (found with fuzz_jsonpath)",
+          "[table][jsonpath][fuzz]") {
+  // Each "..a" started again from every "a" found so far, so 8 of them on 100 nested "a"
+  // made billions of copies: a 626-byte object and path ran for minutes.
+  json deep = 1;
+  for (int i = 0; i < 100; ++i) deep = json{{"a", deep}};
+  CHECK(*EvalJsonPath(deep, "..a..a..a..a..a..a..a..a") == deep["a"]["a"]["a"]["a"]["a"]["a"]["a"]["a"]);
+  CHECK_FALSE(EvalJsonPath(deep, "..a..a..a..a..a..a..a..b"));
+  // The first result is the one the duplicates would have given.
+  json obj = json::parse(R"({"x": {"a": {"a": 1, "b": {"a": 2}}}, "a": 3})");
+  CHECK(*EvalJsonPath(obj, "..a..a") == 1);
+}
+
 TEST_CASE("jsonpath: random paths evaluate or are refused with invalid_argument", "[table][jsonpath]") {
   const std::string alphabet = ".[]*?()@=!<>'\"0-1:$abc{} \\";
   json obj = json::parse(R"({"a":[{"b":1,"c":"x"},{"b":2}],"b":{"c":[1,2,3]}})");
