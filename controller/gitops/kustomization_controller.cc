@@ -253,7 +253,7 @@ void KustomizationController::EnqueueDependents(const json& kustomization) {
 
 void KustomizationController::StopWatches() {
   if (informer_) informer_->Stop();
-  live_->Stop();
+  if (live_) live_->Stop();
 }
 
 void KustomizationController::OnReconcileError(const std::string&, const std::exception&, bool) { stats_.errors++; }

@@ -1,5 +1,7 @@
 #include "kube/runtime/reconciler.h"
 
+#include "core/backoff.h"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -29,7 +31,7 @@ Reconciler::Reconciler(asio::any_io_executor executor, ReconcilerOptions options
 }
 
 asio::awaitable<void> Reconciler::Run() {
-  co_await StartWatches();
+  co_await StartWatchesRetrying();
   synced_ = true;
   spdlog::info("{} synced; {} worker(s)", options_.name, options_.workers);
   for (int i = 0; i < options_.workers; ++i)
@@ -40,6 +42,29 @@ asio::awaitable<void> Reconciler::Run() {
     idle.expires_after(std::chrono::milliseconds(200));
     co_await idle.async_wait(asio::use_awaitable);
     OnTick();
+  }
+}
+
+// The Manager checked the API before starting us, so an API error that backing off can help
+// with (a reset, a 5xx, a 429) is a blip: start again for up to a minute rather than stop
+// the whole process over it. Anything else ends the runnable as before.
+asio::awaitable<void> Reconciler::StartWatchesRetrying() {
+  core::Backoff backoff(std::chrono::milliseconds(500), std::chrono::seconds(5));
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (int attempt = 0;; ++attempt) {
+    std::chrono::milliseconds wait{0};
+    try {
+      co_await StartWatches();
+      co_return;
+    } catch (const core::ApiError& e) {
+      if (e.retry_advice() != core::RetryAdvice::kBackoff || stopped_ || std::chrono::steady_clock::now() > give_up)
+        throw;
+      wait = backoff.Delay(attempt);
+      spdlog::warn("{}: starting its watches failed: {}; again in {} ms", options_.name, e.what(), wait.count());
+    }
+    StopWatches();  // informers a half-done start created
+    asio::steady_timer timer(executor_, wait);
+    co_await timer.async_wait(asio::use_awaitable);
   }
 }
 

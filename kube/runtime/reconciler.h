@@ -75,6 +75,7 @@ class Reconciler : public Runnable, public std::enable_shared_from_this<Reconcil
   bool Stopping() const { return stopped_; }
 
  private:
+  boost::asio::awaitable<void> StartWatchesRetrying();
   boost::asio::awaitable<void> Worker();
   bool HandleError(const std::string& key, const std::exception& error);
 
