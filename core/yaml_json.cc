@@ -9,7 +9,6 @@
 #include <limits>
 #include <map>
 #include <optional>
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -97,8 +96,36 @@ json NumberFromDouble(double d) {
   return json(d);
 }
 
+// [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?, checked by hand: std::regex matches
+// recursively, a frame or more per character, and a 60 KB plain scalar of digits overflowed
+// the stack.
+bool IsYamlFloat(std::string_view s) {
+  size_t i = 0;
+  auto digits = [&] {
+    size_t first = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    return i > first;
+  };
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+  } else {
+    if (!digits()) return false;
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      digits();
+    }
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+    if (!digits()) return false;
+  }
+  return i == s.size();
+}
+
 std::optional<json> ParseFloat(const std::string& s) {
-  static const std::regex kYamlFloat(R"(^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$)");
   std::string plain;
   for (char c : s)
     if (c != '_') plain += c;
@@ -107,7 +134,7 @@ std::optional<json> ParseFloat(const std::string& s) {
     // JSON has no NaN or infinity; Kubernetes' YAML-to-JSON step refuses them as well.
     return std::nullopt;
   }
-  if (!std::regex_match(plain, kYamlFloat)) return std::nullopt;
+  if (!IsYamlFloat(plain)) return std::nullopt;
   try {
     return NumberFromDouble(std::stod(plain));
   } catch (const std::exception&) {

@@ -145,5 +145,17 @@ TEST_CASE("yaml: a scalar that is not UTF-8 is refused with its line (found by f
   CHECK(core::ParseYaml("a: \"\\xff\"")["a"].dump() == "\"\u00ff\"");  // an escape names a code point
 }
 
+TEST_CASE("yaml: a long plain scalar of digits stays a string without recursion (found with fuzz_yaml_json)",
+          "[yaml][fuzz]") {
+  // The float check was a std::regex, a stack frame or more per character: 60 000 digits
+  // and an x overflowed the stack.
+  std::string digits(60000, '1');
+  CHECK(core::ParseYaml("a: " + digits + "x\n")["a"] == digits + "x");
+  CHECK(core::ParseYaml("a: " + digits + ".5e1\n")["a"].is_string());  // beyond a double: kept as written
+  CHECK(core::ParseYaml("a: -.5e+3\n")["a"] == -500);
+  CHECK(core::ParseYaml("a: 1.\n")["a"] == 1);
+  CHECK(core::ParseYaml("a: 1e\n")["a"] == "1e");
+}
+
 }  // namespace
 }  // namespace sluice::apimachinery
