@@ -132,10 +132,12 @@ class LabelParser {
     size_t at = pos_;
     std::string value = Word();
     // An int64, as the API server's strconv.ParseInt: Matches compares against it as one.
+    // from_chars goes first: it refuses anything long, which the recursive std::regex would
+    // overflow the stack on (a selector of 60 000 digits).
     static const std::regex kInteger("^-?[0-9]+$");
     long long parsed = 0;
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
-    if (!std::regex_match(value, kInteger) || ec != std::errc() || end != value.data() + value.size()) {
+    if (ec != std::errc() || end != value.data() + value.size() || !std::regex_match(value, kInteger)) {
       pos_ = at;
       SkipSpace();
       Fail("an integer");

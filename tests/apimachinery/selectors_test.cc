@@ -166,6 +166,12 @@ TEST_CASE("label selector: the error names a whole character, not its first byte
   }
 }
 
+TEST_CASE("label selector: a bound of 60 000 digits is refused without recursion (found with fuzz_selectors)",
+          "[selectors][fuzz]") {
+  // The recursive std::regex ran before the int64 check and overflowed the stack.
+  CHECK_THROWS_WITH(LabelSelector::Parse("n<" + std::string(60000, '1')), Catch::Contains("an integer"));
+}
+
 TEST_CASE("selectors: random input parses or is refused with invalid_argument", "[selectors]") {
   const std::string alphabet = "ab=!,() in notin<>\\x/.-_9";
   std::mt19937 rng(11);
