@@ -219,18 +219,21 @@ void ApplyOne(json& doc, const JsonPatchOp& op) {
 // ---------------------------------------------------------------------------------------
 // JSON merge patch
 
-json MergeValue(const json& target, const json& patch) {
+// `target` is taken by value and its children are moved down, not copied: copying each level
+// copied everything below it again, so 1000 nested objects cost seconds and 700 MB.
+json MergeValue(json target, const json& patch) {
   if (!patch.is_object()) return patch;
-  json result = target.is_object() ? target : json::object();
+  if (!target.is_object()) target = json::object();
   for (const auto& [key, value] : patch.items()) {
     if (value.is_null()) {
-      result.erase(key);
+      target.erase(key);
     } else {
-      auto it = result.find(key);
-      result[key] = MergeValue(it == result.end() ? json() : *it, value);
+      auto it = target.find(key);
+      json child = it == target.end() ? json() : std::move(*it);
+      target[key] = MergeValue(std::move(child), value);
     }
   }
-  return result;
+  return target;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -258,19 +261,21 @@ class StrategicMerger {
  public:
   explicit StrategicMerger(const ListSemanticsFn& lists) : lists_(lists) {}
 
-  // nullopt: the map asked to be deleted ($patch: delete).
-  std::optional<json> MergeMap(const json& original, const json& patch, std::vector<std::string>& names) {
-    json work = patch;
-    if (auto it = work.find(kPatchDirective); it != work.end()) {
+  // nullopt: the map asked to be deleted ($patch: delete). `original` is taken by value and
+  // its children are moved down, never copied (MergeField): copying each level copied all
+  // below it again, so 1000 nested objects cost seconds and 700 MB. The patch is read in
+  // place; its "$patch" key is a directive key, which every loop below passes over.
+  std::optional<json> MergeMap(json original, const json& patch, std::vector<std::string>& names) {
+    if (auto it = patch.find(kPatchDirective); it != patch.end()) {
       if (!it->is_string()) BadSmp(names, "$patch must be a string, got " + it->dump());
       const std::string directive = it->get<std::string>();
-      work.erase(kPatchDirective);
       if (directive == "delete") return std::nullopt;
-      if (directive == "replace") return MergeMap(json::object(), work, names);
-      if (directive != "merge")
+      if (directive == "replace") original = json::object();
+      else if (directive != "merge")
         BadSmp(names, "unknown patch type: " + directive + " (expected replace, delete or merge)");
     }
-    json result = original.is_object() ? original : json::object();
+    const json& work = patch;
+    json result = original.is_object() ? std::move(original) : json::object();
     ApplyRetainKeys(result, work, names);
 
     std::set<std::string> list_fields;
@@ -299,8 +304,9 @@ class StrategicMerger {
     names.push_back(key);
     auto it = result.find(key);
     if (value.is_object()) {
-      const json& original = it != result.end() && it->is_object() ? *it : json::object();
-      auto merged = MergeMap(original, value, names);
+      // Moved out: the key is assigned or erased right after.
+      json original = it != result.end() && it->is_object() ? std::move(*it) : json::object();
+      auto merged = MergeMap(std::move(original), value, names);
       if (merged) {
         result[key] = std::move(*merged);
       } else {
@@ -333,7 +339,8 @@ class StrategicMerger {
     names.push_back(field);
     const ListSemantics sem = lists_ ? lists_(names) : ListSemantics{};
     const json* patch_list = nullptr;
-    if (auto it = patch.find(field); it != patch.end()) {
+    // A list field called "$patch" (named by $setElementOrder/$patch) is not the directive.
+    if (auto it = patch.find(field); it != patch.end() && field != kPatchDirective) {
       if (it->is_null()) {
         result.erase(field);
         names.pop_back();
