@@ -28,12 +28,23 @@ std::string MediaType(const net::HttpRequest& req) {
   return out;
 }
 
+// As deep as core::ParseYaml lets a YAML body be. Everything that walks an object recurses
+// (validation, pruning, patches, managed fields, tables, writing it out): a body of nested
+// "[" ended the emulator with a stack overflow. The API server refuses JSON nested too deeply
+// for the same reason.
+constexpr int kMaxJsonDepth = 512;
+
 json ParseJsonOrYaml(const std::string& body, bool yaml, const char* what) {
   if (body.find_first_not_of(" \t\r\n") == std::string::npos)
     throw core::ApiError::BadRequest(std::string(what) + " is empty: expected a JSON or YAML object");
   if (!yaml) {
     try {
-      return json::parse(body);
+      return json::parse(body, [what](int depth, json::parse_event_t, json&) {
+        if (depth > kMaxJsonDepth)
+          throw core::ApiError::BadRequest(std::string(what) + " is nested more than " + std::to_string(kMaxJsonDepth) +
+                                           " levels deep");
+        return true;
+      });
     } catch (const json::parse_error& e) {
       throw core::ApiError::BadRequest(std::string(what) + " is not valid JSON: " + e.what());
     }

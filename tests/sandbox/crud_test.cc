@@ -177,6 +177,26 @@ TEST_CASE("label and field selectors on lists", "[sandbox][list]") {
   CHECK(c.Get(kCm + "?fieldSelector=spec.foo%3Db").status == 400);
 }
 
+TEST_CASE("a body nested more than 512 levels deep is refused, not a stack overflow", "[sandbox][errors]") {
+  // Every walk over an object recurses (validation, pruning, patches, writing it out): 400 KB
+  // of nested "[" in a POST ended the emulator (found while fuzzing patches and schemas).
+  EmulatorFixture f;
+  auto& c = *f.client;
+  auto body = [](int depth) {
+    return R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"deep"},"x":)" + std::string(depth, '[') +
+           std::string(depth, ']') + "}";
+  };
+  auto refused = c.Request("POST", kCm, body(200000), {{"Content-Type", "application/json"}});
+  CHECK(refused.status == 400);
+  CHECK(refused.Json()["message"] == "the request body is nested more than 512 levels deep");
+  CHECK(c.Request("POST", kCm, body(500), {{"Content-Type", "application/json"}}).status == 201);
+  auto patch = c.Request("PATCH", kCm + "/deep", "{\"x\":" + std::string(600, '[') + std::string(600, ']') + "}",
+                         {{"Content-Type", "application/merge-patch+json"}});
+  CHECK(patch.status == 400);
+  CHECK(patch.Json()["message"] == "the patch is nested more than 512 levels deep");
+  CHECK(c.Get(kCm + "/deep").status == 200);
+}
+
 TEST_CASE("bad input answers with a Status, never a crash", "[sandbox][errors]") {
   EmulatorOptions o;
   o.max_body_bytes = 1024;
