@@ -43,6 +43,19 @@ inline bool Reportable(std::string_view message) {
   return false;
 }
 
+// JSON as the emulator takes it in a body: it refuses more than 512 levels of nesting
+// (sandbox/emulator/api_writes.cc), so deeper input never reaches these functions. Discarded
+// when invalid or deeper.
+inline nlohmann::json ParseJsonBody(std::string_view text) {
+  bool too_deep = false;
+  auto depth = [&](int d, nlohmann::json::parse_event_t, nlohmann::json&) {
+    too_deep = too_deep || d > 512;
+    return true;
+  };
+  nlohmann::json parsed = nlohmann::json::parse(text, depth, /*allow_exceptions=*/false);
+  return too_deep ? nlohmann::json(nlohmann::json::value_t::discarded) : parsed;
+}
+
 }  // namespace sluice::fuzz
 
 // A promise of the code under test that the input broke: report it and abort, so libFuzzer

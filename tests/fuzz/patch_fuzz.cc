@@ -25,7 +25,7 @@ void Try(Apply apply) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  json pair = json::parse(fuzz::Text(data, size), nullptr, /*allow_exceptions=*/false);
+  json pair = fuzz::ParseJsonBody(fuzz::Text(data, size));
   if (pair.is_discarded() || !pair.is_array() || pair.size() != 2) return 0;
   const json& original = pair[0];
   const json& patch = pair[1];

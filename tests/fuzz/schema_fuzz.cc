@@ -12,7 +12,7 @@ using namespace sluice;
 using nlohmann::json;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  json pair = json::parse(fuzz::Text(data, size), nullptr, /*allow_exceptions=*/false);
+  json pair = fuzz::ParseJsonBody(fuzz::Text(data, size));
   if (pair.is_discarded() || !pair.is_array() || pair.size() != 2) return 0;
   std::optional<apimachinery::StructuralSchema> schema;
   try {
