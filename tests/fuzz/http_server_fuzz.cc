@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -50,17 +52,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   SLUICE_FUZZ_CHECK(fd >= 0);
   // Closing first leaves each connection in TIME_WAIT on this side for a minute; at thousands
   // a second one source address runs out of ports. Every address of 127/8 is loopback, so
-  // connections come from a new one each time.
+  // connections come from a new one each time, not seen again for hours; the port is chosen
+  // at connect(), knowing the destination.
   static uint32_t next_source = 0;
   sockaddr_in source{};
   source.sin_family = AF_INET;
-  source.sin_addr.s_addr = htonl(0x7F010000u | (next_source++ % 0xFF00u + 1));
+  source.sin_addr.s_addr = htonl(0x7F000001u + next_source++ % 0xFFFFFDu);
+  int late_port = 1;
+  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &late_port, sizeof late_port);
   SLUICE_FUZZ_CHECK(bind(fd, reinterpret_cast<sockaddr*>(&source), sizeof source) == 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  SLUICE_FUZZ_CHECK(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    std::fprintf(stderr, "connect to 127.0.0.1:%u: %s\n", port, std::strerror(errno));
+    SLUICE_FUZZ_CHECK(false);
+  }
   for (size_t sent = 0; sent < size;) {
     ssize_t n = send(fd, data + sent, size - sent, MSG_NOSIGNAL);
     if (n <= 0) break;  // the server answered early (413) and closed
